@@ -1,0 +1,1 @@
+"""retrievers package."""
