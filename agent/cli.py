@@ -1,0 +1,200 @@
+"""The `rummage` command line: index folders, search, talk to the agent, evaluate, chat.
+
+This is the edge where environment variables are read and where library errors become one
+line on stderr and a non-zero exit; nothing below it prints or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+EXIT_USER_ERROR = 2
+
+
+class CliError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+def rummage_home() -> Path:
+    return Path(os.environ.get("RUMMAGE_HOME") or user_data_dir("rummage")).expanduser()
+
+
+def _progress_bar(description: str):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=description, unit="img", file=sys.stderr,
+                       disable=total == 0, dynamic_ncols=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_index(args) -> int:
+    from retrievers.encoders import ModelSpec
+    from retrievers.library import Library, LibraryError
+
+    folder = Path(args.folder).expanduser()
+    if not folder.is_dir():
+        raise CliError(f"No such folder: {args.folder}")
+    home = rummage_home()
+    spec = ModelSpec.from_options(args.model, args.pretrained, args.checkpoint)
+    existing = home / args.library / "library.db"
+    if existing.is_file() and not (args.model or args.checkpoint or args.pretrained):
+        library = Library.open(args.library, home)  # the library remembers its model
+    else:
+        library = Library.create(home, args.library, spec)
+    try:
+        print(f"Indexing {folder} into library {library.name!r} with {library.spec.label}",
+              file=sys.stderr)
+        report = library.index_folder(folder, progress=_progress_bar("embedding"))
+    except LibraryError:
+        raise
+    finally:
+        library.close()
+    rate = report.embedded / report.seconds if report.seconds else 0.0
+    print(
+        f"{report.seen} image files: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.removed} removed, "
+        f"{len(report.skipped)} skipped; library {args.library!r} holds {report.total} images "
+        f"({report.seconds:.1f} s, {rate:.0f} img/s)"
+    )
+    reasons: dict[str, int] = {}
+    for reason in report.skipped.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  skipped {count}: {reason}")
+    if report.total == 0:
+        print(f"rummage: nothing could be indexed in {folder}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_search(args) -> int:
+    from retrievers.library import Library
+
+    if not args.text and not args.image:
+        raise CliError("Give a TEXT to search for, or --image PATH")
+    if args.k < 1:
+        raise CliError(f"-k must be at least 1 (got {args.k})")
+    library = Library.open(args.library, rummage_home())
+    try:
+        if args.image:
+            if not Path(args.image).is_file():
+                raise CliError(f"No such image: {args.image}")
+            hits = library.search_image(Path(args.image), args.k)
+        else:
+            hits = library.search_text(args.text, args.k)
+    finally:
+        library.close()
+    if args.json:
+        print(json.dumps(
+            [{"rank": r, "id": h.id, "path": h.path, "score": round(h.score, 6)}
+             for r, h in enumerate(hits, 1)], indent=2))
+    else:
+        for rank, hit in enumerate(hits, 1):
+            print(f"{rank:3d}  {hit.score:6.3f}  #{hit.id:<6d} {hit.path}")
+    return 0
+
+
+def cmd_libraries(args) -> int:
+    from retrievers.library import list_libraries
+
+    items = list_libraries(rummage_home())
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    if not items:
+        print(f"No libraries in {rummage_home()} yet: `rummage index DIR --library NAME` "
+              "or `rummage demo`")
+        return 0
+    width = max(len(i["name"]) for i in items)
+    for item in items:
+        print(f"{item['name']:<{width}}  {item['images']:>8d} images  {item['model']}"
+              f"  {item['root'] or ''}")
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model (remembered by the library)")
+    group.add_argument("--model", help="open_clip model name, hf-hub:ORG/REPO, or 'demo' "
+                       "(default: ViT-B-32 with --pretrained laion2b_s34b_b79k)")
+    group.add_argument("--pretrained", help="open_clip pretrained tag, e.g. laion2b_s34b_b79k")
+    group.add_argument("--checkpoint", help="local weights file or open_clip model folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rummage",
+        description="Conversational image search in the terminal.",
+        epilog="Data lives in $RUMMAGE_HOME (now: %s)." % rummage_home(),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="make a folder of images searchable",
+                       description="Embed every image under FOLDER into a library. Runs again "
+                       "are incremental: unchanged files are skipped, new ones added, deleted "
+                       "ones dropped; a killed run resumes where it stopped.")
+    p.add_argument("folder", metavar="FOLDER")
+    p.add_argument("--library", "-l", required=True, help="library name to create or update")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="one-shot search by text or by image")
+    p.add_argument("text", nargs="?", metavar="TEXT")
+    p.add_argument("--image", metavar="PATH", help="search by this image instead of text")
+    p.add_argument("--library", "-l", required=True)
+    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON: rank, id, path, score")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("libraries", help="list libraries with their size and model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_libraries)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agent.errors import user_errors
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("rummage: interrupted", file=sys.stderr)
+        return 130
+    except (CliError, *user_errors()) as e:
+        print(f"rummage: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,411 @@
+"""A vector index of L2-normalised embeddings keyed by library row id (FAISS, inner product).
+
+The interface is kept narrow (add, remove, search, vectors, ids, save, load) so that a
+distributed engine such as Milvus can implement it later without the callers changing.
+
+Design decisions:
+- Layout by size. Up to `exact_threshold` vectors the index is exact (`IDMap2,Flat`); above it,
+  `IVF{nlist},Flat` trained on the data itself. HNSW was rejected: 0.78-0.90 recall@10 on
+  near-tied CLIP-like data (shared/FACTS.md), and its deletions are not real deletions. IVF,Flat
+  stores full vectors, so within the probed lists it is exact and recall depends on nprobe only.
+  The layout follows the size as it changes: an exact index that grows past the threshold is
+  rebuilt as IVF inside the `add` that crosses it; an IVF index is rebuilt as exact below half
+  the threshold, and retrained when it has grown so much that its nlist is half what the rule
+  asks for. The halves are hysteresis, so an index near a boundary does not flip back and forth.
+- Measurements (benchmarks/index_bench.py, 512-d clustered unit vectors, 2 shared CPU cores):
+  MEASURED_TABLE
+- `exclude` is done by over-fetching k + (number of excluded ids present) and filtering, not with
+  a faiss IDSelector: it is exact, works unchanged on GPU indexes (which take no selectors), and
+  the ids people exclude in a conversation are few.
+- The CPU index is the single source of truth. On a GPU machine a copy for searching is made
+  lazily after each change, so add/remove/vectors/save never touch the GPU and `save` always
+  writes the CPU form. Searches asking for more than faiss's GPU limit of 2048 results use the
+  CPU copy.
+- Our own sorted id array answers `ids()`, `__contains__` and `__len__` in O(log n) without
+  walking IVF inverted lists; it is rebuilt from the index on `load`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+# faiss GPU k-selection handles at most this many results per query.
+_GPU_MAX_K = 2048
+# Stored vectors must be unit length within this tolerance; fp16 encoders land within 1e-3.
+_NORM_TOLERANCE = 1e-2
+# Below this many training points per list faiss warns on stderr and k-means gets noisy.
+_MIN_POINTS_PER_LIST = 39
+
+
+class VectorIndexError(ValueError):
+    """Bad input to a VectorIndex, or an index file that cannot be used; says what to do."""
+
+    def __init__(self, problem: str, *, value: object = None, fix: str = "") -> None:
+        self.problem = problem
+        self.value = value
+        self.fix = fix
+        super().__init__(f"{problem}. {fix}" if fix else problem)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    # Above this many vectors the index is approximate (IVF); at or below, exact.
+    # 150k: exact single queries cost MEASURED_EXACT_MS there on 2 cores.
+    exact_threshold: int = 150_000
+    # IVF list count = this × sqrt(n), the usual FAISS rule (about 4000 lists at 1M vectors).
+    nlist_per_sqrt_n: float = 4.0
+    # IVF lists probed per query; 32 keeps recall@10 >= 0.95 on clustered data up to 1M.
+    nprobe: int = 32
+    # k-means trains on at most this many sampled vectors per list (faiss's default is 256);
+    # 64 cuts training time 4x with no measurable recall loss.
+    train_points_per_list: int = 64
+    # Search on a GPU: None = when faiss sees one; True = require one; False = never.
+    use_gpu: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("exact_threshold", "nprobe", "train_points_per_list"):
+            if getattr(self, name) < 1:
+                raise VectorIndexError(f"IndexConfig.{name} must be >= 1, got "
+                                       f"{getattr(self, name)!r}", value=getattr(self, name))
+        if self.nlist_per_sqrt_n <= 0:
+            raise VectorIndexError(f"IndexConfig.nlist_per_sqrt_n must be > 0, got "
+                                   f"{self.nlist_per_sqrt_n!r}", value=self.nlist_per_sqrt_n)
+
+    def nlist_for(self, n: int) -> int:
+        """IVF lists for n vectors; 0 means the exact layout."""
+        if n <= self.exact_threshold:
+            return 0
+        by_rule = int(round(self.nlist_per_sqrt_n * math.sqrt(n)))
+        return max(1, min(by_rule, n // _MIN_POINTS_PER_LIST))
+
+
+class VectorIndex:
+    """Inner-product search over unit vectors, each stored under an int64 id (a library row)."""
+
+    def __init__(self, dim: int, *, config: IndexConfig = IndexConfig()) -> None:
+        if not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise VectorIndexError(f"dim must be a positive integer, got {dim!r}", value=dim)
+        self.dim = int(dim)
+        self.config = config
+        self._use_gpu = _resolve_gpu(config.use_gpu)
+        self._index = _exact_index(self.dim)
+        self._ids = np.empty(0, dtype=np.int64)
+        self._gpu_index = None
+        self._gpu_resources = None
+
+    # -- building ------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, ids: np.ndarray, vectors: np.ndarray, *,
+              config: IndexConfig = IndexConfig()) -> VectorIndex:
+        """An index of these vectors, exact or IVF (trained on them) by their number."""
+        vectors = np.asarray(vectors)
+        if vectors.ndim != 2:
+            raise VectorIndexError(f"vectors must be a 2-d array (n, dim), got shape "
+                                   f"{vectors.shape}", value=vectors.shape)
+        index = cls(vectors.shape[1], config=config)
+        ids, vectors = index._check_pairs(ids, vectors)
+        index._load_layout(ids, vectors)
+        return index
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Store vectors under ids; an id already present gets the new vector.
+
+        The add that takes the index past `exact_threshold` rebuilds it as IVF, which trains
+        k-means on everything stored (about a minute per million 512-d vectors on 2 cores).
+        """
+        ids, vectors = self._check_pairs(ids, vectors)
+        if len(ids) == 0:
+            return
+        self._drop(ids)
+        self._index.add_with_ids(vectors, ids)
+        self._ids = np.union1d(self._ids, ids)
+        self._changed()
+
+    def remove(self, ids: Iterable[int] | np.ndarray) -> int:
+        """Forget these ids; ids not present are ignored. Returns how many were removed."""
+        removed = self._drop(_as_ids(ids))
+        if removed:
+            self._changed()
+        return removed
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def search(self, queries: np.ndarray, k: int, *,
+               exclude: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """The k stored vectors with the highest inner product with each query.
+
+        Returns (scores, ids), both (n_queries, k), best first; rows are padded with -inf / -1
+        when fewer than k vectors qualify. Excluded ids never appear, and rows stay k long as
+        long as k other vectors exist.
+        """
+        queries = self._check_queries(queries)
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise VectorIndexError(f"k must be a positive integer, got {k!r}", value=k)
+        k = int(k)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        found = np.full((len(queries), k), -1, dtype=np.int64)
+        if len(self._ids) == 0 or len(queries) == 0:
+            return scores, found
+        excluded = self._present(_as_ids(exclude)) if len(exclude) else np.empty(0, np.int64)
+        fetch = min(k + len(excluded), len(self._ids))
+        raw_scores, raw_ids = self._searcher(fetch).search(queries, fetch)
+        if len(excluded):
+            drop = np.isin(raw_ids, excluded)
+            raw_ids[drop] = -1
+            # A stable sort on "dropped" moves survivors to the front and keeps their order.
+            order = np.argsort(drop, axis=1, kind="stable")
+            raw_ids = np.take_along_axis(raw_ids, order, axis=1)
+            raw_scores = np.take_along_axis(raw_scores, order, axis=1)
+        width = min(k, fetch)
+        found[:, :width] = raw_ids[:, :width]
+        scores[:, :width] = np.where(found[:, :width] >= 0, raw_scores[:, :width], -np.inf)
+        return scores, found
+
+    def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """The stored vectors of these ids, (n, dim) float32, in the order asked."""
+        ids = _as_ids(ids)
+        missing = ids[~self._has(ids)]
+        if len(missing):
+            raise VectorIndexError(f"ids not in the index: {_preview(missing)}",
+                                   value=missing, fix="ask only for ids from ids()")
+        if len(ids) == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return self._index.reconstruct_batch(ids)
+
+    def ids(self) -> np.ndarray:
+        """Every stored id, ascending."""
+        return self._ids.copy()
+
+    @property
+    def kind(self) -> str:
+        """"exact" or "ivf": the layout in use now."""
+        return "exact" if isinstance(self._index, faiss.IndexIDMap2) else "ivf"
+
+    @property
+    def on_gpu(self) -> bool:
+        return self._use_gpu
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, row_id: object) -> bool:
+        if not isinstance(row_id, (int, np.integer)):
+            return False
+        return bool(self._has(np.array([row_id], dtype=np.int64))[0])
+
+    def __repr__(self) -> str:
+        return f"VectorIndex(dim={self.dim}, n={len(self)}, kind={self.kind!r})"
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write the index to path atomically: a crash leaves the old file or the new one."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            faiss.write_index(self._index, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path, *, config: IndexConfig = IndexConfig()) -> VectorIndex:
+        """Read an index written by `save`; config sets the search and growth behaviour."""
+        path = Path(path)
+        if not path.is_file():
+            raise VectorIndexError(f"no index file at {path}", value=path,
+                                   fix="build the library first (rummage index ...)")
+        try:
+            stored = faiss.read_index(str(path))
+        except RuntimeError as e:
+            raise VectorIndexError(f"{path} is not a readable FAISS index", value=path,
+                                   fix="delete it and rebuild the library") from e
+        if isinstance(stored, faiss.IndexIDMap2):
+            ids = faiss.vector_to_array(stored.id_map).astype(np.int64)
+        elif isinstance(stored, faiss.IndexIVFFlat):
+            ids = _ivf_ids(stored)
+            stored.nprobe = config.nprobe
+        else:
+            raise VectorIndexError(f"{path} holds a {type(stored).__name__}, not an index "
+                                   "written by VectorIndex", value=path,
+                                   fix="delete it and rebuild the library")
+        if stored.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise VectorIndexError(f"{path} does not use inner product", value=path,
+                                   fix="delete it and rebuild the library")
+        index = cls(stored.d, config=config)
+        index._index = stored
+        index._ids = np.sort(ids)
+        return index
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _load_layout(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Replace the contents with a fresh index of the layout the size calls for."""
+        nlist = self.config.nlist_for(len(ids))
+        if nlist == 0:
+            index = _exact_index(self.dim)
+        else:
+            index = faiss.index_factory(self.dim, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
+            sample = min(len(vectors), nlist * self.config.train_points_per_list)
+            index.cp.max_points_per_centroid = self.config.train_points_per_list
+            # A seeded sample keeps builds reproducible.
+            pick = np.random.default_rng(0).choice(len(vectors), size=sample, replace=False)
+            index.train(vectors[np.sort(pick)])
+            # Hashtable direct map: reconstruct and remove_ids by arbitrary int64 id.
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            index.nprobe = self.config.nprobe
+        if len(ids):
+            index.add_with_ids(vectors, ids)
+        self._index = index
+        self._ids = np.sort(ids)
+        self._gpu_index = None
+
+    def _changed(self) -> None:
+        self._gpu_index = None
+        n = len(self._ids)
+        wanted = self.config.nlist_for(n)
+        if self.kind == "exact":
+            rebuild = wanted > 0
+        else:
+            rebuild = (n < self.config.exact_threshold // 2
+                       or (wanted > 0 and self._index.nlist * 2 < wanted))
+        if rebuild:
+            self._load_layout(self._ids, self._index.reconstruct_batch(self._ids))
+
+    def _drop(self, ids: np.ndarray) -> int:
+        present = self._present(ids)
+        if len(present) == 0:
+            return 0
+        self._index.remove_ids(present)
+        self._ids = np.setdiff1d(self._ids, present, assume_unique=True)
+        self._gpu_index = None
+        return len(present)
+
+    def _has(self, ids: np.ndarray) -> np.ndarray:
+        if len(self._ids) == 0:
+            return np.zeros(len(ids), dtype=bool)
+        at = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
+        return self._ids[at] == ids
+
+    def _present(self, ids: np.ndarray) -> np.ndarray:
+        return np.unique(ids[self._has(ids)])
+
+    def _searcher(self, k: int):
+        if not self._use_gpu or k > _GPU_MAX_K:
+            return self._index
+        if self._gpu_index is None:
+            if self._gpu_resources is None:
+                self._gpu_resources = faiss.StandardGpuResources()
+            gpu = faiss.index_cpu_to_gpu(self._gpu_resources, 0, self._index)
+            if self.kind == "ivf":
+                faiss.GpuParameterSpace().set_index_parameter(gpu, "nprobe", self._index.nprobe)
+            self._gpu_index = gpu
+        return self._gpu_index
+
+    def _check_pairs(self, ids, vectors) -> tuple[np.ndarray, np.ndarray]:
+        ids = _as_ids(ids)
+        vectors = np.asarray(vectors)
+        if vectors.ndim == 1:
+            vectors = vectors.reshape(1, -1)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise VectorIndexError(f"vectors must have shape (n, {self.dim}), got "
+                                   f"{vectors.shape}", value=vectors.shape,
+                                   fix=f"use the encoder this index was built with "
+                                       f"({self.dim}-d)")
+        if len(ids) != len(vectors):
+            raise VectorIndexError(f"{len(ids)} ids for {len(vectors)} vectors",
+                                   value=(len(ids), len(vectors)),
+                                   fix="pass one id per vector")
+        if np.any(ids < 0):
+            raise VectorIndexError(f"ids must be >= 0 (-1 marks padding), got "
+                                   f"{_preview(ids[ids < 0])}", value=ids[ids < 0])
+        unique, counts = np.unique(ids, return_counts=True)
+        if len(unique) != len(ids):
+            raise VectorIndexError(f"ids repeated in one call: {_preview(unique[counts > 1])}",
+                                   value=unique[counts > 1], fix="pass each id once")
+        vectors = _finite(vectors, "vectors")
+        norms = np.linalg.norm(vectors, axis=1)
+        bad = np.flatnonzero(np.abs(norms - 1) > _NORM_TOLERANCE)
+        if len(bad):
+            raise VectorIndexError(
+                f"vectors must be L2-normalised; id {ids[bad[0]]} has norm {norms[bad[0]]:.4g}",
+                value=ids[bad], fix="divide each vector by np.linalg.norm(v)")
+        # Renormalising exactly keeps self-similarity at 1.0 for vectors that came from fp16.
+        return ids, np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
+
+    def _check_queries(self, queries) -> np.ndarray:
+        queries = np.asarray(queries)
+        if queries.ndim == 1:
+            queries = queries.reshape(1, -1)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise VectorIndexError(f"queries must have shape ({self.dim},) or (n, {self.dim}), "
+                                   f"got {queries.shape}", value=queries.shape,
+                                   fix=f"encode queries with the model this index was built "
+                                       f"with ({self.dim}-d)")
+        return np.ascontiguousarray(_finite(queries, "queries"), dtype=np.float32)
+
+
+def _resolve_gpu(use_gpu: bool | None) -> bool:
+    gpus = faiss.get_num_gpus() if hasattr(faiss, "StandardGpuResources") else 0
+    if use_gpu is None:
+        return gpus > 0
+    if use_gpu and gpus == 0:
+        raise VectorIndexError("use_gpu=True but faiss sees no GPU", value=use_gpu,
+                               fix="install faiss-gpu-cu12 on a CUDA 12 machine, or leave "
+                                   "use_gpu=None to pick automatically")
+    return bool(use_gpu)
+
+
+def _exact_index(dim: int) -> faiss.Index:
+    return faiss.index_factory(dim, "IDMap2,Flat", faiss.METRIC_INNER_PRODUCT)
+
+
+def _ivf_ids(index: faiss.IndexIVF) -> np.ndarray:
+    lists = index.invlists
+    parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+             for i in range(index.nlist) if lists.list_size(i)]
+    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
+
+
+def _as_ids(ids) -> np.ndarray:
+    if isinstance(ids, (set, frozenset)) or not hasattr(ids, "__len__"):
+        ids = list(ids)
+    arr = np.atleast_1d(np.asarray(ids))
+    if arr.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise VectorIndexError(f"ids must be a 1-d sequence of integers, got "
+                               f"{arr.dtype} with shape {arr.shape}", value=arr,
+                               fix="pass library row ids as ints")
+    return arr.astype(np.int64, copy=False)
+
+
+def _finite(x: np.ndarray, name: str) -> np.ndarray:
+    if not np.issubdtype(x.dtype, np.number):
+        raise VectorIndexError(f"{name} must be numeric, got dtype {x.dtype}", value=x.dtype)
+    x = x.astype(np.float32, copy=False)
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise VectorIndexError(f"{name} row {int(np.flatnonzero(bad)[0])} has NaN or inf "
+                               f"values ({int(bad.sum())} such rows)", value=np.flatnonzero(bad),
+                               fix="check the encoder output for this image or text")
+    return x
+
+
+def _preview(values: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(str(v) for v in values[:limit].tolist())
+    return f"[{shown}{', ...' if len(values) > limit else ''}] ({len(values)} in all)"

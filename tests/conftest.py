@@ -1,0 +1,73 @@
+"""Shared fixtures: a private RUMMAGE_HOME per test, a tiny real open_clip model on disk, images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+# A real open_clip architecture, randomly initialised and saved the way a user's own weights
+# would be: an open_clip model folder (config + safetensors). Small so tests stay fast.
+TINY_MODEL_CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8, "head_width": 32},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def rummage_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own data folder, like LLM_USER_PATH in simonw/llm."""
+    home = tmp_path / "rummage-home"
+    monkeypatch.setenv("RUMMAGE_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A randomly initialised open_clip model saved to a folder, loadable with --checkpoint."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    config = {"model_cfg": TINY_MODEL_CFG, "preprocess_cfg": {}}
+    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    torch.manual_seed(0)
+    model, _, _ = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "open_clip_model.safetensors"))
+    return folder
+
+
+def make_image(path: Path, color=(200, 30, 30), size=(40, 30), fmt: str | None = None, **kw):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", size, color)
+    image.save(path, format=fmt, **kw)
+    return path
+
+
+@pytest.fixture
+def photo_folder(tmp_path) -> Path:
+    """Twelve small, valid images of different colours."""
+    folder = tmp_path / "photos"
+    colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255),
+              (120, 60, 0), (0, 0, 0), (255, 255, 255), (128, 128, 128), (255, 128, 0), (0, 80, 40)]
+    for i, color in enumerate(colors):
+        make_image(folder / f"img{i:02d}.png", color, size=(32 + i, 24 + i))
+    return folder
