@@ -46,25 +46,25 @@ def _progress_bar(description: str):
 
 
 def cmd_index(args) -> int:
-    from retrievers.encoders import ModelSpec
-    from retrievers.library import Library, LibraryError
+    from retrievers.encoders import Encoder, ModelSpec
+    from retrievers.library import Library
 
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         raise CliError(f"No such folder: {args.folder}")
     home = rummage_home()
-    spec = ModelSpec.from_options(args.model, args.pretrained, args.checkpoint)
     existing = home / args.library / "library.db"
     if existing.is_file() and not (args.model or args.checkpoint or args.pretrained):
         library = Library.open(args.library, home)  # the library remembers its model
     else:
-        library = Library.create(home, args.library, spec)
+        # Load the model before creating anything, so a bad name leaves no empty library.
+        spec = ModelSpec.from_options(args.model, args.pretrained, args.checkpoint)
+        library = Library.create(home, args.library, spec, encoder=Encoder.load(spec))
     try:
+        library.encoder  # noqa: B018 - fail on the model before walking the folder
         print(f"Indexing {folder} into library {library.name!r} with {library.spec.label}",
               file=sys.stderr)
         report = library.index_folder(folder, progress=_progress_bar("embedding"))
-    except LibraryError:
-        raise
     finally:
         library.close()
     rate = report.embedded / report.seconds if report.seconds else 0.0
