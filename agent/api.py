@@ -1,0 +1,285 @@
+"""The Python API: `Agent` opens a library, `Session` holds one conversation with it.
+
+```python
+from agent import Agent
+agent = Agent.open("demo")
+session = agent.new_session()
+reply = session.say("a red dress with long sleeves")
+reply.results, reply.summary
+session.say("not 2, more like 4 but striped")
+session.like(image_id); session.dislike(image_id)
+session.memory, session.id
+```
+
+The TUI, the CLI and the evaluation use only this module. A session lives in two places on
+purpose: the LangGraph SQLite checkpointer (`checkpoints.db` beside the library) holds the
+state the graph resumes from; plain tables in `library.db` (sessions, turns, propositions,
+shown, feedback) hold the record a person can query. `persist=False` keeps both in memory, for
+evaluations that run thousands of throwaway sessions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from agent.decompose import RuleDecomposer
+from agent.engine import Engine, EngineConfig
+from agent.graph import GraphOptions, build_graph
+from memory.cascade import QueryState
+from memory.store import Store
+from retrievers.library import Library
+from retrievers.rerank import PropositionScorer
+
+
+class NoSuchSession(LookupError):
+    def __init__(self, session_id: str, library: str):
+        super().__init__(f"No session {session_id!r} in library {library!r}: "
+                         "`rummage chat` lists past sessions")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    k: int = 10  # results per reply
+    candidates: int = 400  # FAISS candidates reranked per turn
+    memory: bool = True  # False = "single": each turn alone, nothing remembered
+    concat: bool = False  # True = "concat": all turns' text joined into one query
+    decompose: bool = True  # False = "no-decompose": each turn's text is one proposition
+    rerank: bool = True  # False = "no-rerank": the first-stage FAISS order is final
+    reference_mix: float = 0.5  # share of the image in "like #k but ..." (0..1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result:
+    rank: int
+    id: int
+    path: str
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    results: list[Result]  # best first
+    summary: str  # the constraints in force, one line
+    message: str | None = None  # a problem to show instead of new results
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryItem:
+    index: int  # position, for remove_constraint
+    label: str  # "blue", "not checked"
+    text: str
+    polarity: int
+    slot: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exchange:
+    text: str
+    reply: Reply
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionInfo:
+    id: str
+    created: str
+    title: str
+    turns: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageInfo:
+    id: int
+    path: str
+    width: int
+    height: int
+    meta: dict
+
+
+class Agent:
+    """A library opened for conversation; sessions share its model and index."""
+
+    def __init__(self, library: Library, *, config: AgentConfig = AgentConfig(),
+                 persist: bool = True, decomposer=None, scorer: PropositionScorer | None = None,
+                 _shared: dict | None = None):
+        self.library = library
+        self.config = config
+        self.persist = persist
+        self.decomposer = decomposer or RuleDecomposer()
+        self._shared = _shared if _shared is not None else {"lock": threading.Lock()}
+        engine_config = EngineConfig(candidates=config.candidates, rerank=config.rerank,
+                                     reference_mix=config.reference_mix)
+        self.engine = Engine(library, engine_config, scorer)
+        if "checkpointer" not in self._shared:
+            self._shared["checkpointer"], self._shared["store"] = self._open_persistence()
+        options = GraphOptions(k=config.k, memory=config.memory, concat=config.concat,
+                               decompose=config.decompose)
+        self.graph = build_graph(self.engine, self.decomposer, options,
+                                 self._shared["checkpointer"])
+
+    def _open_persistence(self):
+        if not self.persist:
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            return InMemorySaver(), None
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        conn = sqlite3.connect(self.library.folder / "checkpoints.db", check_same_thread=False)
+        return SqliteSaver(conn), Store(self.library.folder / "library.db")
+
+    @classmethod
+    def open(cls, name_or_path: str | Path, *, home: Path | None = None,
+             config: AgentConfig = AgentConfig(), persist: bool = True, **kwargs) -> Agent:
+        """Open a library by name (under RUMMAGE_HOME) or by folder path."""
+        if home is None:
+            from agent.cli import rummage_home
+
+            home = rummage_home()
+        return cls(Library.open(name_or_path, home), config=config, persist=persist, **kwargs)
+
+    def variant(self, **changes) -> Agent:
+        """The same library, model and sessions store with another configuration (ablations)."""
+        return Agent(self.library, config=replace(self.config, **changes), persist=self.persist,
+                     decomposer=self.decomposer, scorer=self.engine.scorer,
+                     _shared=self._shared)
+
+    @property
+    def store(self) -> Store | None:
+        return self._shared["store"]
+
+    @property
+    def library_name(self) -> str:
+        return self.library.name
+
+    @property
+    def size(self) -> int:
+        return len(self.library)
+
+    @property
+    def model_label(self) -> str:
+        return self.library.spec.label
+
+    def warm_up(self) -> None:
+        """Load the model and the index now rather than on the first turn."""
+        self.library.encoder  # noqa: B018
+        self.library.index  # noqa: B018
+
+    def new_session(self, session_id: str | None = None) -> Session:
+        import uuid
+
+        session_id = session_id or uuid.uuid4().hex[:12]
+        if self.store is not None:
+            self.store.create_session(self.library.name, session_id)
+        return Session(self, session_id)
+
+    def session(self, session_id: str) -> Session:
+        known = self.store.session(session_id) if self.store is not None else None
+        state = self.graph.get_state(_thread(session_id)).values
+        if known is None and not state:
+            raise NoSuchSession(session_id, self.library.name)
+        return Session(self, session_id)
+
+    def sessions(self, limit: int = 50) -> list[SessionInfo]:
+        if self.store is None:
+            return []
+        return [SessionInfo(id=row["id"], created=str(row.get("created", "")),
+                            title=row.get("title") or "", turns=int(row.get("turns", 0)))
+                for row in self.store.sessions(limit)]
+
+    def image(self, image_id: int) -> ImageInfo:
+        row = self.library.rows([image_id]).get(int(image_id))
+        if row is None:
+            raise KeyError(f"No image {image_id} in library {self.library.name!r}")
+        return ImageInfo(id=row["id"], path=row["path"], width=row["width"],
+                         height=row["height"], meta=row["meta"])
+
+    def close(self) -> None:
+        store = self._shared.get("store")
+        if store is not None:
+            store.close()
+        saver = self._shared.get("checkpointer")
+        if hasattr(saver, "conn"):
+            saver.conn.close()
+        self.library.close()
+
+
+class Session:
+    """One conversation. Methods return a new Reply; state lives in the checkpointer."""
+
+    def __init__(self, agent: Agent, session_id: str):
+        self.agent = agent
+        self.id = session_id
+        self._lock = threading.Lock()
+
+    def say(self, text: str) -> Reply:
+        return self._run({"kind": "say", "text": text})
+
+    def like(self, image_id: int) -> Reply:
+        return self._run({"kind": "like", "image_id": int(image_id)})
+
+    def dislike(self, image_id: int) -> Reply:
+        return self._run({"kind": "dislike", "image_id": int(image_id)})
+
+    def remove_constraint(self, index_or_text: int | str) -> Reply:
+        return self._run({"kind": "remove", "constraint": index_or_text})
+
+    @property
+    def state(self) -> QueryState:
+        values = self.agent.graph.get_state(_thread(self.id)).values
+        return QueryState.from_dict(values.get("memory") or {})
+
+    @property
+    def memory(self) -> list[MemoryItem]:
+        return [MemoryItem(index=i, label=c.label, text=c.text, polarity=c.polarity, slot=c.slot)
+                for i, c in enumerate(self.state.constraints)]
+
+    @property
+    def history(self) -> list[Exchange]:
+        values = self.agent.graph.get_state(_thread(self.id)).values
+        return [Exchange(text=h["text"], reply=self._reply(h["reply"], {}))
+                for h in values.get("history", [])]
+
+    @property
+    def last_reply(self) -> Reply | None:
+        history = self.history
+        return history[-1].reply if history else None
+
+    def _run(self, request: dict) -> Reply:
+        with self._lock:
+            out = self.agent.graph.invoke({"request": request}, _thread(self.id))
+        reply = self._reply(out["reply"], out.get("timings", {}))
+        store = self.agent.store
+        if store is not None:
+            turn = len(out.get("history", []))  # every exchange counts, messages too
+            store.record_turn(
+                self.id, turn,
+                request.get("text") or f"({request['kind']})",
+                [] if reply.message else _propositions(out),
+                [] if reply.message else [(r.id, r.score) for r in reply.results],
+                reply.message or reply.summary,
+            )
+            if request["kind"] in ("like", "dislike"):
+                store.record_feedback(self.id, turn, request["image_id"], request["kind"])
+        return reply
+
+    def _reply(self, data: dict, timings: dict) -> Reply:
+        rows = self.agent.library.rows(r["id"] for r in data.get("results", []))
+        results = [Result(rank=r["rank"], id=r["id"], score=r["score"],
+                          path=rows[r["id"]]["path"] if r["id"] in rows else "")
+                   for r in data.get("results", [])]
+        return Reply(results=results, summary=data.get("summary", ""),
+                     message=data.get("message"), timings=dict(timings))
+
+
+def _propositions(out: dict):
+    from agent.decompose import Proposition
+
+    return [Proposition(text=p["text"], polarity=p["polarity"])
+            for p in out.get("propositions", [])]
+
+
+def _thread(session_id: str) -> dict:
+    return {"configurable": {"thread_id": session_id}}

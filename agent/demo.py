@@ -1,0 +1,135 @@
+"""`rummage demo`: build the demo library on first use, then hold a scripted conversation.
+
+The conversation is scripted from a held-out target's attributes, the way a person would
+describe it bit by bit, and then finishes with image feedback ("more like 3"), because items with
+the same attributes differ only in looks. Each turn prints what was said, the top results with
+their attributes, and where the target now ranks.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable, TextIO
+
+from retrievers.encoders import ModelSpec
+from retrievers.library import Library
+
+DEMO_LIBRARY = "demo"
+ATTRIBUTE_KEYS = ("category", "color", "pattern", "pattern_color", "sleeves", "length")
+
+
+def ensure_demo_library(home: Path, n: int = 20000, progress: Callable | None = None,
+                        seed: int = 0) -> Path:
+    """Generate the catalogue and index it as the library `demo` (quick when both exist)."""
+    from retrievers.demo.world import write_catalogue
+
+    folder = home / DEMO_LIBRARY
+    catalogue = folder / "catalogue"
+    library = Library.create(home, DEMO_LIBRARY, ModelSpec.demo())
+    try:
+        if len(library) >= n and library.root == catalogue.resolve():
+            return folder
+        rows = write_catalogue(catalogue, n=n, seed=seed,
+                               progress=progress("drawing") if progress else None)
+        library.index_folder(catalogue, metadata=dict(rows),
+                             progress=progress("embedding") if progress else None)
+    finally:
+        library.close()
+    return folder
+
+
+def describe(meta: dict) -> str:
+    """Attributes as a person would read them: "navy striped (white) dress, long sleeves, knee"."""
+    parts = [meta.get("color", "?")]
+    if meta.get("pattern") and meta["pattern"] != "solid":
+        parts.append(f"{meta['pattern']} ({meta.get('pattern_color')})")
+    parts.append(meta.get("category", "?"))
+    text = " ".join(parts)
+    if meta.get("sleeves"):
+        text += f", {meta['sleeves']} sleeves"
+    if meta.get("length"):
+        text += f", {meta['length']} length"
+    return text
+
+
+def script_for(meta: dict) -> list[str]:
+    """What a person says, turn by turn, to find this garment."""
+    category = meta["category"]
+    turns = [f"a {category}" if category not in ("trousers", "shorts") else category]
+    turns.append(f"make it {meta['color']}")
+    if meta["pattern"] == "solid":
+        turns.append("plain, no pattern")
+    else:
+        noun = {"striped": "stripes", "polka-dot": "polka dots", "checked": "checks"}
+        turns.append(f"with {meta['pattern_color']} {noun[meta['pattern']]}")
+    if meta.get("sleeves"):
+        turns.append(f"{meta['sleeves']} sleeves" if meta["sleeves"] != "sleeveless"
+                     else "sleeveless")
+    if meta.get("length"):
+        turns.append({"short": "short", "knee": "knee-length", "long": "long"}[meta["length"]])
+    return turns
+
+
+def run_demo(home: Path, out: TextIO, progress: Callable | None = None, seed: int = 7,
+             turns_of_feedback: int = 2) -> int:
+    from agent.api import Agent
+
+    ensure_demo_library(home, progress=progress)
+    agent = Agent.open(DEMO_LIBRARY, home=home)
+    try:
+        looking = agent.variant(k=1000)  # a long list, so the target's rank can be shown
+        rows = agent.library.db.execute(
+            "SELECT id FROM images WHERE json_extract(meta, '$.split') = 'test' ORDER BY id"
+        ).fetchall()
+        target = agent.image(random.Random(seed).choice(rows)[0])
+        out.write(f"Library {agent.library_name!r}: {agent.size} images, model "
+                  f"{agent.model_label}\n")
+        out.write(f"Target #{target.id}: {describe(target.meta)}  ({target.path})\n\n")
+        session = looking.new_session()
+        script = script_for(target.meta)
+        reply = None
+        for number, text in enumerate(script, 1):
+            reply = session.say(text)
+            _show(out, number, text, reply, target.id, agent)
+        for extra in range(turns_of_feedback):
+            rank = _rank(reply, target.id)
+            if rank == 1:
+                break
+            pick = _closest(reply, target, agent, rank)
+            text = f"more like {pick}" if pick else "not 1"
+            reply = session.say(text)
+            _show(out, len(script) + extra + 1, text, reply, target.id, agent)
+        out.write(f"\nSession {session.id} is saved: `rummage chat --session {session.id}` "
+                  "continues it.\n")
+    finally:
+        agent.close()
+    return 0
+
+
+def _rank(reply, target_id: int) -> int | None:
+    return next((r.rank for r in reply.results if r.id == target_id), None)
+
+
+def _closest(reply, target, agent, target_rank) -> int | None:
+    """The best-ranked shown result, other than rank 1, that matches every attribute."""
+    for result in reply.results[:10]:
+        if result.id == target.id:
+            return result.rank
+        meta = agent.image(result.id).meta
+        if all(meta.get(k) == target.meta.get(k) for k in ATTRIBUTE_KEYS) and result.rank > 1:
+            return result.rank
+    return None
+
+
+def _show(out: TextIO, number: int, text: str, reply, target_id: int, agent) -> None:
+    rank = _rank(reply, target_id)
+    where = f"target at rank {rank}" if rank else "target not in the top 1000"
+    out.write(f"turn {number}: \u201c{text}\u201d  \u2192  {where}\n")
+    if reply.message:
+        out.write(f"  ! {reply.message}\n")
+    out.write(f"  memory: {reply.summary}\n")
+    for result in reply.results[:5]:
+        mark = "  \u2190 target" if result.id == target_id else ""
+        out.write(f"  {result.rank:2d}. #{result.id:<6d} "
+                  f"{describe(agent.image(result.id).meta)}{mark}\n")

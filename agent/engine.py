@@ -1,0 +1,179 @@
+"""From a memory state to ranked images: the fused query, FAISS candidates, and the rerank.
+
+Decisions (numbers from `rummage eval` on the demo library, see README):
+- The first-stage query fuses, training-free, one sentence rendering every wanted constraint
+  ("long navy dress with short sleeves and white polka dots") with the mean of the constraints'
+  own embeddings; a reference image of "like 4 but green" is mixed in with weight
+  `reference_mix`; liked images pull and disliked ones push (Rocchio). Negatives are left to
+  the reranker: a CLIP text embedding of "not checked" is close to "checked".
+- Every proposition is scored against the same proposition with its slot's other values
+  (its alternatives): "blue dress" against "red dress", "green dress", ... The values come
+  from a basic vocabulary (the 12 basic colours, 4 patterns, ...) so the contrast works for any
+  library; a value outside it ("teal") is contrasted with the basic ones.
+- Attribute propositions are phrased with the category in force ("long" → "long dress"),
+  because a bare adjective is a weak prompt for CLIP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from memory.cascade import Constraint, QueryState
+from retrievers.library import Library
+from retrievers.rerank import (
+    ContrastScorer,
+    Criterion,
+    ImageTerms,
+    PropositionScorer,
+    RerankWeights,
+    SoftLogicReranker,
+)
+
+BASIC_VALUES: dict[str, tuple[str, ...]] = {
+    "color": ("black", "white", "gray", "red", "orange", "yellow", "green", "blue", "navy",
+              "purple", "pink", "brown"),
+    "pattern": ("solid", "striped", "polka-dot", "checked"),
+    "sleeves": ("sleeveless", "short sleeves", "long sleeves"),
+    "length": ("short", "knee-length", "long"),
+    "category": ("t-shirt", "shirt", "sweater", "jacket", "dress", "skirt", "trousers", "shorts"),
+}
+PATTERN_NOUNS = {"striped": "stripes", "polka-dot": "polka dots", "checked": "checks",
+                 "floral": "flowers"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    candidates: int = 400  # FAISS candidates per turn that the reranker orders
+    rerank: bool = True  # False: the first-stage order is final (the no-rerank ablation)
+    reference_mix: float = 0.5  # share of the reference image in "like #k but ..." (0..1)
+    liked_pull: float = 0.3  # Rocchio weight of the mean liked image
+    disliked_push: float = 0.15  # Rocchio weight of the mean disliked image
+    exclude_disliked: bool = True  # rejected images never come back
+    weights: RerankWeights = RerankWeights()
+
+
+class Engine:
+    """Retrieval and reranking over one library; shared by every session of an Agent."""
+
+    def __init__(self, library: Library, config: EngineConfig = EngineConfig(),
+                 scorer: PropositionScorer | None = None):
+        self.library = library
+        self.config = config
+        self.scorer = scorer
+
+    @property
+    def encoder(self):
+        return self.library.encoder
+
+    def with_config(self, config: EngineConfig) -> Engine:
+        return Engine(self.library, config, self.scorer)
+
+    # -- first stage -----------------------------------------------------------------------
+
+    def query_vector(self, state: QueryState) -> np.ndarray:
+        wanted = [c for c in state.constraints if c.polarity > 0]
+        vector = np.zeros(self.encoder.dim, np.float32)
+        if wanted:
+            weights = np.array([c.weight(state.turn) for c in wanted], np.float32)
+            own = self.encoder.encode_texts([c.text for c in wanted])
+            sentence = self.encoder.encode_texts([render_sentence(wanted)])[0]
+            vector = _unit(sentence + (weights[:, None] * own).sum(0) / weights.sum())
+        elif state.reference is None and not state.liked:
+            vector = self.encoder.encode_texts(["a photo"])[0]
+        if state.reference is not None:
+            image = self.library.vectors([state.reference.image_id])[0]
+            mix = self.config.reference_mix if wanted else 1.0
+            vector = _unit((1 - mix) * vector + mix * image)
+        if state.liked:
+            vector = vector + self.config.liked_pull * self.library.vectors(state.liked).mean(0)
+        if state.disliked:
+            vector = vector - self.config.disliked_push * self.library.vectors(
+                state.disliked).mean(0)
+        return _unit(vector)
+
+    # -- rerank ----------------------------------------------------------------------------
+
+    def criteria(self, state: QueryState) -> list[Criterion]:
+        category = next((c.text for c in state.constraints
+                         if c.slot == "category" and c.polarity > 0), None)
+        return [
+            Criterion(text=render(c.text, c.slot, category), polarity=c.polarity,
+                      weight=c.weight(state.turn),
+                      alternatives=tuple(render(a, c.slot, category)
+                                         for a in alternatives(c.text, c.slot)))
+            for c in state.constraints
+        ]
+
+    def rerank(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray) -> np.ndarray:
+        vectors = self.library.vectors(ids)
+        images = ImageTerms(
+            liked=self.library.vectors(state.liked) if state.liked else ImageTerms().liked,
+            disliked=(self.library.vectors(state.disliked) if state.disliked
+                      else ImageTerms().disliked),
+            reference=(self.library.vectors([state.reference.image_id])[0]
+                       if state.reference is not None else None),
+        )
+        scorer = self.scorer or ContrastScorer(self.encoder, self.config.weights.temperature)
+        reranker = SoftLogicReranker(scorer, self.config.weights)
+        paths: list[str] = []
+        if not isinstance(scorer, ContrastScorer):  # a cross-encoder needs the pixels
+            rows = self.library.rows(ids.tolist())
+            paths = [rows[int(i)]["path"] for i in ids]
+        return reranker.scores(vectors, self.criteria(state), images, first_stage, paths)
+
+
+def alternatives(text: str, slot: str | None) -> list[str]:
+    """The competing values of the same slot, in the same shape as `text`."""
+    if slot is None:
+        return []
+    values = BASIC_VALUES.get(slot, ())
+    if slot == "pattern" and " " in text and text.split(" ", 1)[1] in PATTERN_NOUNS:
+        color, pattern = text.split(" ", 1)  # a coloured pattern: vary either part
+        return ([f"{c} {pattern}" for c in BASIC_VALUES["color"] if c != color]
+                + [f"{color} {p}" for p in PATTERN_NOUNS if p != pattern and p != "floral"]
+                + ["solid"])
+    return [v for v in values if v != text]
+
+
+def render(text: str, slot: str | None, category: str | None) -> str:
+    """A prompt for one value, phrased with the category in force."""
+    noun = category or "item"
+    if slot == "pattern":
+        if " " in text and text.split(" ", 1)[1] in PATTERN_NOUNS:
+            color, pattern = text.split(" ", 1)
+            return f"{noun} with {color} {PATTERN_NOUNS[pattern]}"
+        return f"{text} {noun}" if text != "solid" else f"plain {noun}"
+    if slot == "sleeves":
+        return f"{noun} with {text}" if text != "sleeveless" else f"sleeveless {noun}"
+    if slot in ("color", "length"):
+        return f"{text} {noun}"
+    return text
+
+
+def render_sentence(wanted: list[Constraint]) -> str:
+    """All wanted constraints as one noun phrase, adjectives in the usual English order."""
+    by_slot: dict[str | None, list[str]] = {}
+    for c in wanted:
+        by_slot.setdefault(c.slot, []).append(c.text)
+    adjectives = by_slot.get("length", []) + by_slot.get("color", [])
+    extras = []
+    for pattern in by_slot.get("pattern", []):
+        if " " in pattern and pattern.split(" ", 1)[1] in PATTERN_NOUNS:
+            color, kind = pattern.split(" ", 1)
+            extras.append(f"{color} {PATTERN_NOUNS[kind]}")
+        else:
+            adjectives.append(pattern)
+    extras = by_slot.get("sleeves", []) + extras
+    noun = " ".join(by_slot.get("category", [])) or ""
+    phrase = " ".join(adjectives + ([noun] if noun else []))
+    if extras:
+        phrase += " with " + " and ".join(extras)
+    free = by_slot.get(None, [])
+    return ", ".join([p for p in [phrase.strip(), *free] if p]) or "a photo"
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return (v / norm).astype(np.float32) if norm > 0 else v.astype(np.float32)

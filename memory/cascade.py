@@ -1,0 +1,235 @@
+"""The cascaded memory of a conversation: each turn is written on top of what earlier turns left.
+
+Pure functions over frozen state, so the graph can checkpoint any state and tests need no I/O.
+
+Design decisions:
+- Conflicts are settled by slot (memory.lexicon): a new positive value replaces the positive
+  values of *earlier* turns in its slot ("red" then "blue" → blue). Values of one slot said in
+  the same turn all stay ("red and white") because the user said them together.
+- A replacement takes the place of the constraint it replaces, so the memory panel does not
+  reshuffle when the user changes one attribute.
+- Negatives never fade and are only removed by the user (a revocation, the opposite positive,
+  the memory panel). A "not checked" said once is a promise the user expects kept on every
+  later page; positives, in contrast, get refined turn after turn, so older ones weigh less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from memory import lexicon
+
+
+class BadPolarity(ValueError):
+    def __init__(self, text: str, polarity: int):
+        self.text, self.polarity = text, polarity
+        super().__init__(
+            f"Proposition {text!r} has polarity {polarity!r}: use +1 (wanted), -1 (not wanted) "
+            "or 0 (revoke)."
+        )
+
+
+class NoSuchConstraint(LookupError):
+    def __init__(self, wanted: str | int, existing: Sequence[str]):
+        self.wanted, self.existing = wanted, tuple(existing)
+        listed = ", ".join(existing) if existing else "none"
+        super().__init__(f"No constraint {wanted!r} in memory; the constraints are: {listed}.")
+
+
+class PropositionLike(Protocol):
+    text: str
+    polarity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constraint:
+    text: str  # canonical phrase ("striped")
+    said: str  # the user's words ("stripy")
+    polarity: int  # +1 wanted, -1 not wanted
+    slot: str | None  # lexicon slot, None when outside the vocabulary
+    turn: int  # turn that said it; fading counts from here
+
+    def weight(self, now_turn: int, decay: float = 0.85, floor: float = 0.5) -> float:
+        """How much this constraint counts at `now_turn`: negatives 1; positives fade to floor."""
+        if self.polarity < 0:
+            return 1.0
+        return max(floor, decay ** max(0, now_turn - self.turn))
+
+    @property
+    def label(self) -> str:
+        return self.text if self.polarity > 0 else f"not {self.text}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reference:
+    image_id: int  # the image to modify
+    text: str  # the modification ("in green")
+    turn: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueryState:
+    turn: int = 0  # turns applied so far; keeps counting across resets
+    constraints: tuple[Constraint, ...] = ()  # in force, in panel order
+    liked: tuple[int, ...] = ()  # image ids, oldest first
+    disliked: tuple[int, ...] = ()  # image ids; the retriever never returns them
+    reference: Reference | None = None  # persists until a new reference or a reset
+    shown: tuple[int, ...] = ()  # image ids of the last reply, rank order (rank 1 first)
+
+    def to_dict(self) -> dict:
+        return {
+            "turn": self.turn,
+            "constraints": [
+                {"text": c.text, "said": c.said, "polarity": c.polarity, "slot": c.slot,
+                 "turn": c.turn}
+                for c in self.constraints
+            ],
+            "liked": list(self.liked),
+            "disliked": list(self.disliked),
+            "reference": None if self.reference is None else {
+                "image_id": self.reference.image_id, "text": self.reference.text,
+                "turn": self.reference.turn,
+            },
+            "shown": list(self.shown),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> QueryState:
+        ref = data.get("reference")
+        return cls(
+            turn=int(data.get("turn", 0)),
+            constraints=tuple(Constraint(**c) for c in data.get("constraints", ())),
+            liked=tuple(int(i) for i in data.get("liked", ())),
+            disliked=tuple(int(i) for i in data.get("disliked", ())),
+            reference=None if ref is None else Reference(**ref),
+            shown=tuple(int(i) for i in data.get("shown", ())),
+        )
+
+
+def apply_turn(
+    state: QueryState,
+    *,
+    propositions: Sequence[PropositionLike] = (),
+    liked: Sequence[int] = (),
+    disliked: Sequence[int] = (),
+    reference: int | None = None,
+    reference_text: str = "",
+    reset: bool = False,
+) -> QueryState:
+    """The state after one more turn. Ids are image ids (ranks are mapped by the caller)."""
+    turn = state.turn + 1
+    base = QueryState(turn=state.turn, shown=state.shown) if reset else state
+    constraints = list(base.constraints)
+    for proposition in propositions:
+        constraints = _remember(constraints, proposition, turn)
+    liked_ids, disliked_ids = list(base.liked), list(base.disliked)
+    for image_id in liked:
+        _move(image_id, into=liked_ids, out_of=disliked_ids)
+    for image_id in disliked:
+        _move(image_id, into=disliked_ids, out_of=liked_ids)
+    ref = base.reference
+    if reference is not None:
+        ref = Reference(image_id=reference, text=reference_text.strip(), turn=turn)
+        # pointing at an image to build on takes back an earlier "not that one"
+        if reference in disliked_ids:
+            disliked_ids.remove(reference)
+    return replace(
+        base, turn=turn, constraints=tuple(constraints), liked=tuple(liked_ids),
+        disliked=tuple(disliked_ids), reference=ref,
+    )
+
+
+def _remember(constraints: list[Constraint], proposition: PropositionLike,
+              turn: int) -> list[Constraint]:
+    polarity = proposition.polarity
+    if polarity not in (-1, 0, 1):
+        raise BadPolarity(proposition.text, polarity)
+    text = lexicon.canonical(proposition.text)
+    if polarity == 0:
+        slot = lexicon.slot_named(text)
+        if slot is not None:
+            return [c for c in constraints if c.slot != slot]
+        return [c for c in constraints if not _same_thing(c, text)]
+    new = Constraint(
+        text=text, said=getattr(proposition, "said", "") or proposition.text,
+        polarity=polarity, slot=lexicon.slot_of(text), turn=turn,
+    )
+    # the same text replaces itself whatever its polarity: "not red" then "red" → red
+    doomed = [i for i, c in enumerate(constraints) if c.text == text]
+    if polarity > 0 and new.slot is not None:
+        doomed += [i for i, c in enumerate(constraints)
+                   if c.polarity > 0 and c.slot == new.slot and c.turn < turn]
+    if not doomed:
+        return [*constraints, new]
+    place = min(doomed)
+    kept = [c for i, c in enumerate(constraints) if i not in doomed]
+    kept.insert(place - sum(1 for i in doomed if i < place), new)
+    return kept
+
+
+def _same_thing(constraint: Constraint, text: str) -> bool:
+    """Whether revoking `text` covers this constraint: "stripes" covers "white striped" too."""
+    if constraint.text == text:
+        return True
+    return constraint.text.endswith(" " + text) and constraint.slot == lexicon.slot_of(text)
+
+
+def _move(image_id: int, *, into: list[int], out_of: list[int]) -> None:
+    if image_id in out_of:
+        out_of.remove(image_id)
+    if image_id not in into:
+        into.append(image_id)
+
+
+def weights(state: QueryState, decay: float = 0.85, floor: float = 0.5) -> dict[str, float]:
+    """Weight of each constraint in force, by text (see Constraint.weight)."""
+    return {c.text: c.weight(state.turn, decay, floor) for c in state.constraints}
+
+
+def remove_constraint(state: QueryState, text_or_index: str | int) -> QueryState:
+    """Drop one constraint, as the user does from the memory panel: by position or by text.
+
+    Text matches the canonical text or the label ("not checked"), with synonyms ("stripes").
+    """
+    constraints = state.constraints
+    labels = [c.label for c in constraints]
+    if isinstance(text_or_index, int):
+        if not 0 <= text_or_index < len(constraints):
+            raise NoSuchConstraint(text_or_index, labels)
+        index = text_or_index
+    else:
+        wanted = lexicon.normalize(text_or_index)
+        polarity = None
+        if wanted.startswith("not "):
+            polarity, wanted = -1, wanted[4:]
+        wanted = lexicon.canonical(wanted)
+        matches = [i for i, c in enumerate(constraints)
+                   if c.text == wanted and (polarity is None or c.polarity == polarity)]
+        if not matches:
+            raise NoSuchConstraint(text_or_index, labels)
+        index = matches[0]
+    return replace(state, constraints=constraints[:index] + constraints[index + 1:])
+
+
+def record_shown(state: QueryState, ids: Sequence[int]) -> QueryState:
+    """Remember what the last reply showed, so the next turn's "#3" can be resolved."""
+    return replace(state, shown=tuple(int(i) for i in ids))
+
+
+def summary(state: QueryState) -> str:
+    """One line of what is in force: "dress · blue · striped · not checked · 2 disliked"."""
+    order = {slot: i for i, slot in enumerate(lexicon.SLOT_ORDER)}
+    positives = sorted((c for c in state.constraints if c.polarity > 0),
+                       key=lambda c: order.get(c.slot, len(order)))
+    parts = [c.text for c in positives]
+    parts += [c.label for c in state.constraints if c.polarity < 0]
+    if state.reference is not None:
+        ref = state.reference
+        parts.append(f"like img {ref.image_id}" + (f" + {ref.text}" if ref.text else ""))
+    if state.liked:
+        parts.append(f"{len(state.liked)} liked")
+    if state.disliked:
+        parts.append(f"{len(state.disliked)} disliked")
+    return " · ".join(parts) if parts else "no constraints yet"

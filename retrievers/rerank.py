@@ -1,0 +1,180 @@
+"""Rerank candidates against every proposition and every liked/disliked image, with soft logic.
+
+The default reranker follows NDCR's divide-and-conquer: a request is scored proposition by
+proposition, and the scores are combined as a soft AND over what is wanted and a NOT over what
+is not. Decisions:
+- A proposition's truth for an image is a probability, not a raw cosine: the proposition is
+  contrasted with its alternatives ("blue" against "red", "green", ... from the same slot) and
+  the softmax share of the proposition is its probability (zero-shot classification, as in
+  CLIP's paper). Raw cosines of different texts are not comparable; shares are. A proposition
+  with no alternatives is contrasted with the candidates' own spread (a z-score squashed by a
+  sigmoid), so free text ("leather strap") still counts.
+- Soft AND is a weighted sum of log-probabilities (a product of probabilities): one clearly
+  false proposition sinks an image, several half-true ones do not beat one that fits.
+  NOT is log(1 - p).
+- Liked images pull by their mean cosine, disliked ones push by their largest cosine (one
+  near-duplicate of a rejected image is enough to be unwanted), and a reference image ("like 4
+  but green") pulls by cosine with its own weight.
+- The first-stage score (the fused query's cosine) stays in the sum with a small weight, which
+  breaks ties among images that satisfy every proposition.
+
+An optional cross-encoder (`CrossEncoderReranker`) scores image-text pairs with a transformers
+image-text-matching model (BLIP ITM) for users who have its weights; it replaces only the
+per-proposition probability, the combination stays the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True, kw_only=True)
+class Criterion:
+    """One proposition as the reranker sees it."""
+
+    text: str  # the prompt to score, e.g. "blue" or "a blue dress"
+    polarity: int  # +1 wanted, -1 not wanted
+    weight: float = 1.0  # how much it counts (older turns fade)
+    alternatives: tuple[str, ...] = ()  # competing values of the same slot, same phrasing
+
+
+@dataclass(frozen=True, kw_only=True)
+class RerankWeights:
+    """How the parts of the score add up; tuned with `rummage eval` on the demo library."""
+
+    temperature: float = 100.0  # CLIP logit scale applied to cosines before the softmax
+    liked: float = 4.0  # per unit of mean cosine to liked images
+    disliked: float = 4.0  # per unit of max cosine to disliked images (subtracted)
+    reference: float = 6.0  # per unit of cosine to the reference image of "like #k but ..."
+    first_stage: float = 2.0  # per unit of cosine to the fused query
+    floor: float = 1e-4  # probabilities are clipped here so one log cannot dominate
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageTerms:
+    liked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    disliked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    reference: np.ndarray | None = None  # one vector
+
+
+class TextEncoder(Protocol):
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class PropositionScorer(Protocol):
+    def probabilities(self, candidates: np.ndarray, criteria: Sequence[Criterion],
+                      paths: Sequence[str]) -> np.ndarray:
+        """(n_criteria, n_candidates) probabilities that each criterion holds."""
+
+
+class ContrastScorer:
+    """Probabilities from the bi-encoder: a proposition against its alternatives."""
+
+    def __init__(self, encoder: TextEncoder, temperature: float = 100.0):
+        self.encoder = encoder
+        self.temperature = temperature
+
+    def probabilities(self, candidates, criteria, paths=()) -> np.ndarray:
+        out = np.zeros((len(criteria), len(candidates)), np.float32)
+        for row, criterion in enumerate(criteria):
+            texts = [criterion.text, *criterion.alternatives]
+            cosines = candidates @ self.encoder.encode_texts(texts).T  # (n, 1 + alternatives)
+            if criterion.alternatives:
+                logits = cosines * self.temperature
+                logits -= logits.max(axis=1, keepdims=True)
+                shares = np.exp(logits)
+                out[row] = shares[:, 0] / shares.sum(axis=1)
+            else:
+                own = cosines[:, 0]
+                z = (own - own.mean()) / (own.std() + 1e-6)
+                out[row] = 1.0 / (1.0 + np.exp(-2.0 * z))
+        return out
+
+
+class SoftLogicReranker:
+    def __init__(self, scorer: PropositionScorer, weights: RerankWeights = RerankWeights()):
+        self.scorer = scorer
+        self.weights = weights
+
+    def scores(
+        self,
+        candidates: np.ndarray,
+        criteria: Sequence[Criterion],
+        images: ImageTerms = ImageTerms(),
+        first_stage: np.ndarray | None = None,
+        paths: Sequence[str] = (),
+    ) -> np.ndarray:
+        """A score per candidate row (higher is better)."""
+        w = self.weights
+        total = np.zeros(len(candidates), np.float64)
+        if criteria:
+            probs = np.clip(self.scorer.probabilities(candidates, criteria, paths), w.floor,
+                            1 - w.floor)
+            for criterion, p in zip(criteria, probs):
+                truth = p if criterion.polarity > 0 else 1.0 - p
+                total += criterion.weight * np.log(truth)
+        if len(images.liked):
+            total += w.liked * (candidates @ images.liked.T).mean(axis=1)
+        if len(images.disliked):
+            total -= w.disliked * (candidates @ images.disliked.T).max(axis=1)
+        if images.reference is not None:
+            total += w.reference * (candidates @ images.reference)
+        if first_stage is not None:
+            total += w.first_stage * first_stage
+        return total
+
+
+class CrossEncoderReranker:
+    """Per-proposition probabilities from a BLIP image-text-matching model (optional).
+
+    `from_pretrained(path)` loads local transformers weights (a folder with config and weights);
+    nothing is downloaded.
+    """
+
+    def __init__(self, model, processor, device: str = "cpu", batch_size: int = 32):
+        self.model = model.eval().to(device)
+        self.processor = processor
+        self.device = device
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_pretrained(cls, path: str, device: str | None = None) -> CrossEncoderReranker:
+        import torch
+        from transformers import BlipForImageTextRetrieval, BlipProcessor
+
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model = BlipForImageTextRetrieval.from_pretrained(path, local_files_only=True)
+        processor = BlipProcessor.from_pretrained(path, local_files_only=True)
+        return cls(model, processor, device)
+
+    def probabilities(self, candidates, criteria, paths) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        from retrievers.images import decode
+
+        images = [decode_safe(decode, Image, p) for p in paths]
+        out = np.zeros((len(criteria), len(paths)), np.float32)
+        with torch.inference_mode():
+            for row, criterion in enumerate(criteria):
+                for start in range(0, len(images), self.batch_size):
+                    chunk = images[start : start + self.batch_size]
+                    inputs = self.processor(images=chunk, text=[criterion.text] * len(chunk),
+                                            return_tensors="pt", padding=True).to(self.device)
+                    logits = self.model(**inputs, use_itm_head=True).itm_score
+                    out[row, start : start + len(chunk)] = (
+                        logits.softmax(dim=-1)[:, 1].float().cpu().numpy())
+        return out
+
+
+def decode_safe(decode, image_module, path: str):
+    """An unreadable file scores as a blank image rather than failing the whole turn."""
+    from pathlib import Path
+
+    try:
+        return decode(Path(path)).image
+    except Exception:  # noqa: BLE001 - any decoding problem: the candidate just scores low
+        return image_module.new("RGB", (32, 32), (255, 255, 255))

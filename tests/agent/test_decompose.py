@@ -1,0 +1,168 @@
+"""A request becomes the propositions a person would list if asked to spell it out."""
+
+import pytest
+
+from agent.decompose import (
+    DEFAULT_PROMPT,
+    LLMDecomposer,
+    Proposition,
+    RuleDecomposer,
+    decompose,
+    parse_lines,
+)
+
+STORIES = [
+    # the example from the design: an adjective stack, a coloured pattern, a negation
+    ("a long navy dress with white polka dots and short sleeves, not checked",
+     ["dress", "long", "navy", "white polka-dot", "short sleeves", "-checked"]),
+    ("red", ["red"]),
+    ("make it blue", ["blue"]),
+    ("show me a red dress", ["dress", "red"]),
+    ("I want a striped shirt please", ["shirt", "striped"]),
+    ("maybe something in green", ["green"]),
+    # relative clauses
+    ("a dress that is red and has long sleeves", ["dress", "red", "long sleeves"]),
+    ("a sweater that is not red and has long sleeves", ["sweater", "-red", "long sleeves"]),
+    # negation, in its many spellings
+    ("not checked", ["-checked"]),
+    ("no stripes", ["-striped"]),
+    ("a dress with no stripes", ["dress", "-striped"]),
+    ("avoid yellow", ["-yellow"]),
+    ("nothing black", ["-black"]),
+    ("I don't want anything striped", ["-striped"]),
+    ("anything but black", ["-black"]),
+    ("a skirt, not too short", ["skirt", "-short"]),
+    ("not red but blue", ["-red", "blue"]),
+    ("blue instead of red", ["blue", "-red"]),
+    ("a coat, not black, with a hood", ["jacket", "-black", "hood"]),
+    # a negation covers a list joined by and/or/nor, and a comma list ending in "or"
+    ("not checked or striped", ["-checked", "-striped"]),
+    ("no stripes and dots", ["-striped", "-polka-dot"]),
+    ("neither red nor blue", ["-red", "-blue"]),
+    ("no stripes, dots or checks", ["-striped", "-polka-dot", "-checked"]),
+    # ... but not a plain comma: what follows is wanted again
+    ("not red, long sleeves", ["-red", "long sleeves"]),
+    # "no sleeves" is a kind of sleeve, not the absence of a garment part
+    ("without sleeves", ["sleeveless"]),
+    ("a black dress, no sleeves", ["dress", "black", "sleeveless"]),
+    ("no sleeves and no stripes", ["sleeveless", "-striped"]),
+    # revocations
+    ("actually, stripes are fine", ["0striped"]),
+    ("I don't mind checks", ["0checked"]),
+    ("forget about the stripes", ["0striped"]),
+    ("drop the red", ["0red"]),
+    ("forget the color", ["0color"]),
+    ("any color is ok", ["0color"]),
+    ("any colour", ["0color"]),
+    ("whatever length", ["0length"]),
+    ("sleeves don't matter", ["0sleeves"]),
+    ("stripes are fine, but no green", ["0striped", "-green"]),
+    ("I don't care", []),
+    # synonyms collapse to one spelling
+    ("a grey tee with long sleeves", ["t-shirt", "gray", "long sleeves"]),
+    ("a short-sleeved blouse", ["shirt", "short sleeves"]),
+    ("a maxi dress", ["dress", "long"]),
+    ("a knee-length skirt", ["skirt", "knee-length"]),
+    ("polka dots please", ["polka-dot"]),
+    ("light blue jeans", ["trousers", "light blue"]),
+    # short alone is a length; before sleeves it is the sleeves
+    ("short", ["short"]),
+    ("short sleeves", ["short sleeves"]),
+    # colour before a pattern noun colours the pattern; before a pattern adjective, the garment
+    ("a shirt with white stripes", ["shirt", "white striped"]),
+    ("a navy striped shirt", ["shirt", "navy", "striped"]),
+    ("a dress with red checks and a belt", ["dress", "red checked", "belt"]),
+    # unknown phrases stay whole; numbers that are not references survive
+    ("a leather strap", ["leather strap"]),
+    ("brown leather strap", ["brown", "leather strap"]),
+    ("a red leather bag", ["leather bag", "red"]),
+    ("a 2-piece suit", ["2-piece suit"]),
+    ("size 10 shoes", ["size 10 shoes"]),
+]
+
+
+def _expected(items):
+    out = []
+    for item in items:
+        if item.startswith("-"):
+            out.append((item[1:], -1))
+        elif item.startswith("0"):
+            out.append((item[1:], 0))
+        else:
+            out.append((item, 1))
+    return out
+
+
+@pytest.mark.parametrize(("text", "expected"), STORIES, ids=[s[0] for s in STORIES])
+def test_request_splits_into_the_propositions_a_person_would_list(text, expected):
+    assert [(p.text, p.polarity) for p in decompose(text)] == _expected(expected)
+
+
+def test_propositions_remember_the_users_own_words():
+    [proposition] = decompose("stripy")
+    assert proposition.text == "striped"
+    assert proposition.said == "stripy"
+    # what was said does not change what the proposition means
+    assert proposition == Proposition(text="striped", polarity=1)
+
+
+def test_the_same_thing_said_twice_is_one_proposition():
+    assert decompose("red, red and red") == [Proposition(text="red", polarity=1)]
+
+
+def test_rule_decomposer_is_the_function_behind_an_interface():
+    assert RuleDecomposer()("no stripes") == decompose("no stripes")
+
+
+# --- a language model as decomposer ------------------------------------------------------------
+
+
+def test_llm_lines_become_propositions_and_the_prompt_carries_the_request():
+    prompts = []
+
+    def generate(prompt):
+        prompts.append(prompt)
+        return "+ navy\n+ Dress\n- checked\n0 stripes\n"
+
+    found = LLMDecomposer(generate)("a navy dress, not checked, stripes are fine")
+    assert [(p.text, p.polarity) for p in found] == [
+        ("navy", 1), ("dress", 1), ("checked", -1), ("striped", 0)]
+    assert prompts[0].endswith("Request: a navy dress, not checked, stripes are fine\n")
+    assert prompts[0].startswith(DEFAULT_PROMPT.split("{text}")[0])
+
+
+def test_chatty_llm_output_is_parsed_for_its_proposition_lines():
+    output = (
+        "Sure! Here are the propositions:\n"
+        "```\n"
+        "1. + long sleeves\n"
+        "2. -1 \"polka dots\"\n"
+        "* NOT grey\n"
+        "```\n"
+        "Request: a hat\n"  # the model starts inventing the next example: stop there
+        "+ hat\n"
+    )
+    found = LLMDecomposer(lambda prompt: output)("whatever")
+    assert [(p.text, p.polarity) for p in found] == [
+        ("long sleeves", 1), ("polka-dot", -1), ("gray", -1)]
+
+
+def test_unparseable_llm_output_falls_back_to_the_rules():
+    decomposer = LLMDecomposer(lambda prompt: "I'm sorry, I can't help with that.")
+    assert decomposer("a red dress, no stripes") == decompose("a red dress, no stripes")
+    assert LLMDecomposer(lambda prompt: "")("navy") == [Proposition(text="navy", polarity=1)]
+
+
+def test_a_custom_prompt_is_used():
+    seen = []
+    LLMDecomposer(lambda p: seen.append(p) or "+ red", prompt="<<{text}>>")("rouge")
+    assert seen == ["<<rouge>>"]
+
+
+def test_from_pretrained_loads_nothing_until_first_use():
+    decomposer = LLMDecomposer.from_pretrained("/nonexistent/model")
+    assert isinstance(decomposer, LLMDecomposer)  # no download, no import of transformers yet
+
+
+def test_parse_lines_ignores_bullets_without_a_polarity():
+    assert parse_lines("navy\nchecked") == []
