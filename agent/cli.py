@@ -130,6 +130,51 @@ def cmd_libraries(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from agent.demo import run_demo
+
+    print("Preparing the demo library (first run: ~20,000 drawn garments, then embedded)...",
+          file=sys.stderr)
+    return run_demo(rummage_home(), sys.stdout, progress=_progress_bar, seed=args.seed)
+
+
+def cmd_ask(args) -> int:
+    from agent.api import Agent
+
+    agent = Agent.open(args.library, home=rummage_home())
+    try:
+        session = agent.session(args.session) if args.session else agent.new_session()
+        reply = session.say(args.text)
+        if args.json:
+            print(json.dumps({
+                "session": session.id, "summary": reply.summary, "message": reply.message,
+                "results": [{"rank": r.rank, "id": r.id, "path": r.path,
+                             "score": round(r.score, 6)} for r in reply.results],
+            }, indent=2))
+            return 0
+        if reply.message:
+            print(reply.message)
+        print(f"memory: {reply.summary}")
+        for r in reply.results:
+            print(f"{r.rank:3d}  #{r.id:<6d} {r.path}")
+        print(f"session: {session.id}  (continue with --session {session.id})")
+    finally:
+        agent.close()
+    return 0
+
+
+def cmd_chat(args) -> int:
+    # The CLI is the outermost layer, so it may start the TUI (imported here, lazily).
+    from tui.app import run_chat
+
+    home = rummage_home()
+    if args.library == "demo":
+        from agent.demo import ensure_demo_library
+
+        ensure_demo_library(home, progress=_progress_bar)
+    return run_chat(args.library, args.session, home)
+
+
 # -- the parser ----------------------------------------------------------------------------
 
 
@@ -170,12 +215,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_libraries)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("demo", help="build the demo world (no download) and show a conversation",
+                       description="On first run, draw the demo catalogue and index it as the "
+                       "library 'demo' (a few minutes); then hold a scripted conversation about "
+                       "a held-out garment and show the target's rank after each turn.")
+    p.add_argument("--seed", type=int, default=7, help="which target to look for")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ask", help="one conversational turn from the shell",
+                       description="Say one thing to the agent; --session continues a session.")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("--library", "-l", default="demo")
+    p.add_argument("--session", "-s", help="the session id printed by an earlier ask")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="the terminal chat app",
+                       description="Chat with the agent in a terminal app with thumbnails.")
+    p.add_argument("--library", "-l", default="demo")
+    p.add_argument("--session", "-s", help="resume this session")
+    p.set_defaults(func=cmd_chat)
+
+    try:
+        from agent.evaluation.cli import add_commands
+    except ImportError:  # the evaluation package is optional in a stripped install
+        pass
+    else:
+        add_commands(sub)
     return parser
-
-
-_EXTRA_COMMANDS: list = []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,5 +8,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from retrievers.images import BadImage
     from retrievers.library import LibraryError
 
-    errors: list[type[BaseException]] = [EncoderError, LibraryError, BadImage]
+    from agent.api import NoSuchSession
+
+    errors: list[type[BaseException]] = [EncoderError, LibraryError, BadImage, NoSuchSession]
     return tuple(errors)

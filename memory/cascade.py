@@ -120,7 +120,10 @@ def apply_turn(
 ) -> QueryState:
     """The state after one more turn. Ids are image ids (ranks are mapped by the caller)."""
     turn = state.turn + 1
-    base = QueryState(turn=state.turn, shown=state.shown) if reset else state
+    # A reset forgets the search, not the rejections: a disliked image never comes back in
+    # the session ("never shown again" is what a person was promised when they said "not 2").
+    base = (QueryState(turn=state.turn, shown=state.shown, disliked=state.disliked)
+            if reset else state)
     constraints = list(base.constraints)
     for proposition in propositions:
         constraints = _remember(constraints, proposition, turn)

@@ -181,12 +181,12 @@ def test_building_on_a_disliked_image_takes_the_dislike_back():
 # --- 6. reset -------------------------------------------------------------------------------------
 
 
-def test_start_over_forgets_everything_but_keeps_counting_turns():
+def test_start_over_forgets_the_search_but_not_the_rejections():
     state = apply_turn(talk(["red", "-checked"], ["dress"]), propositions=[P("x")],
                        liked=[1], disliked=[2], reference=3, reference_text="x")
     state = say(state, "shoes", reset=True)
     assert labels(state) == ["shoes"]
-    assert (state.liked, state.disliked, state.reference, state.turn) == ((), (), None, 4)
+    assert (state.liked, state.disliked, state.reference, state.turn) == ((), (2,), None, 4)
 
 
 # --- 7. fading ------------------------------------------------------------------------------------

@@ -1,0 +1,127 @@
+"""The Python API's shape and its promises: sessions persist, mistakes become messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from agent import Agent, AgentConfig, Reply, Result
+from agent.api import NoSuchSession
+from retrievers.encoders import ModelSpec
+from retrievers.library import Library
+from tests.conftest import make_image
+
+
+@pytest.fixture
+def small_library(rummage_home, tmp_path, tiny_model_dir):
+    folder = tmp_path / "pics"
+    for i in range(40):
+        make_image(folder / f"{i:02d}.png", ((i * 37) % 256, (i * 91) % 256, (i * 13) % 256))
+    library = Library.create(rummage_home, "pics",
+                             ModelSpec.from_options(None, None, str(tiny_model_dir)))
+    library.index_folder(folder)
+    library.close()
+    return "pics"
+
+
+def test_the_documented_shape(small_library):
+    agent = Agent.open(small_library)
+    session = agent.new_session()
+    reply = session.say("a red dress with long sleeves")
+    assert isinstance(reply, Reply) and len(reply.results) == 10
+    assert all(isinstance(r, Result) for r in reply.results)
+    assert [r.rank for r in reply.results] == list(range(1, 11))
+    assert reply.results[0].path.endswith(".png") and reply.message is None
+    assert reply.summary == "dress · red · long sleeves"
+    assert set(reply.timings) == {"interpret", "decompose", "remember", "retrieve", "rerank",
+                                  "respond"}
+    reply = session.say("not 2, more like 4 but striped")
+    assert "striped" in reply.summary and "1 disliked" in reply.summary
+    session.like(reply.results[0].id)
+    session.dislike(reply.results[1].id)
+    assert [m.label for m in session.memory] == ["dress", "red", "long sleeves", "striped"]
+    assert isinstance(session.id, str) and agent.size == 40
+    agent.close()
+
+
+def test_disliked_image_never_returns(small_library):
+    agent = Agent.open(small_library, persist=False)
+    session = agent.new_session()
+    first = session.say("something green").results[0].id
+    session.dislike(first)
+    for text in ["something green", "green please", "start over: green"]:
+        assert first not in [r.id for r in session.say(text).results]
+
+
+def test_reference_to_a_rank_not_shown_is_a_message_not_an_error(small_library):
+    session = Agent.open(small_library, persist=False).new_session()
+    early = session.say("not 3")
+    assert early.message.startswith("No results are shown yet") and early.results == []
+    shown = session.say("blue")
+    reply = session.say("#40")
+    assert reply.message == "There is no #40: only 10 results are shown."
+    assert reply.results == shown.results and session.memory[0].label == "blue"
+
+
+def test_remove_a_constraint_through_the_api(small_library):
+    session = Agent.open(small_library, persist=False).new_session()
+    session.say("a red dress, not checked")
+    reply = session.remove_constraint("not checked")
+    assert reply.summary == "dress · red"
+    assert session.remove_constraint("purple").message.startswith("No constraint")
+
+
+def test_ablations_share_the_loaded_library(small_library):
+    agent = Agent.open(small_library, persist=False)
+    single = agent.variant(memory=False, k=5)
+    assert single.library is agent.library and single.config == AgentConfig(memory=False, k=5)
+    session = single.new_session()
+    session.say("red")
+    assert session.say("striped").summary == "striped" and len(session.last_reply.results) == 5
+    concat = agent.variant(concat=True).new_session()
+    concat.say("red")
+    assert concat.say("striped").summary == "red striped"
+
+
+def test_a_session_resumes_in_another_process(small_library, rummage_home):
+    agent = Agent.open(small_library)
+    session = agent.new_session()
+    session.say("a blue skirt")
+    shown = [r.id for r in session.say("not checked").results]
+    agent.close()
+    script = textwrap.dedent(f"""
+        from agent import Agent
+        session = Agent.open("pics").session("{session.id}")
+        print([m.label for m in session.memory])
+        print([r.id for r in session.last_reply.results])
+        print(len(session.history), session.say("#2").message)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 0, done.stderr
+    assert lines == ["['skirt', 'blue', 'not checked']", str(shown), "2 None"]
+    again = Agent.open(small_library)
+    assert [s.title for s in again.sessions()] == ["a blue skirt"]
+    turns = again.store.turns(session.id)
+    assert [t["text"] for t in turns] == ["a blue skirt", "not checked", "#2"]
+    assert [p["text"] for p in turns[0]["propositions"]] == ["skirt", "blue"]
+    with pytest.raises(NoSuchSession, match="No session 'nope'"):
+        again.session("nope")
+
+
+def test_ask_command_continues_a_session(small_library, capsys):
+    from agent.cli import main
+
+    assert main(["ask", "a red dress", "-l", small_library]) == 0
+    out = capsys.readouterr().out
+    session_id = out.strip().splitlines()[-1].split()[1]
+    assert main(["ask", "make it blue", "-l", small_library, "-s", session_id, "--json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert data["session"] == session_id and data["summary"] == "dress · blue"
+    assert main(["ask", "hi", "-l", small_library, "-s", "nope"]) == 2
