@@ -71,3 +71,16 @@ def photo_folder(tmp_path) -> Path:
     for i, color in enumerate(colors):
         make_image(folder / f"img{i:02d}.png", color, size=(32 + i, 24 + i))
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Path:
+    """A small demo library (the real generator and the committed demo model), built once."""
+    from agent.demo import ensure_demo_library
+
+    home = tmp_path_factory.mktemp("demo-home")
+    ensure_demo_library(home, n=DEMO_TEST_ITEMS)
+    return home
+
+
+DEMO_TEST_ITEMS = 2000
