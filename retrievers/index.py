@@ -6,17 +6,28 @@ distributed engine such as Milvus can implement it later without the callers cha
 Design decisions:
 - Layout by size. Up to `exact_threshold` vectors the index is exact (`IDMap2,Flat`); above it,
   `IVF{nlist},Flat` trained on the data itself. HNSW was rejected: 0.78-0.90 recall@10 on
-  near-tied CLIP-like data (shared/FACTS.md), and its deletions are not real deletions. IVF,Flat
+  near-tied CLIP-like data (shared/FACTS.md), and faiss HNSW cannot remove ids. IVF,Flat
   stores full vectors, so within the probed lists it is exact and recall depends on nprobe only.
   The layout follows the size as it changes: an exact index that grows past the threshold is
   rebuilt as IVF inside the `add` that crosses it; an IVF index is rebuilt as exact below half
   the threshold, and retrained when it has grown so much that its nlist is half what the rule
   asks for. The halves are hysteresis, so an index near a boundary does not flip back and forth.
-- Measurements (benchmarks/index_bench.py, 512-d clustered unit vectors, 2 shared CPU cores):
-  MEASURED_TABLE
+- Measured with benchmarks/index_bench.py: 512-d CLIP-like clustered unit vectors, 200 fresh
+  queries, faiss-cpu 1.15.1, 2 CPU cores shared with other jobs (load 3-4: timings pessimistic):
+
+      n     exact build  single  batched | IVF nlist  build  nprobe 8    16     32     128
+      100k       0.2 s   10 ms   4.1 ms  |      1265   9 s   r@10 0.907 0.998  1.000  1.000
+                                         |                   ms   0.15  0.16   0.28   0.95
+      1M         4.7 s  147 ms    56 ms  |      4000 162 s   r@10 0.992 0.997  0.998  1.000
+                                         |                   ms   0.30  0.49   0.81   2.62
+
+  So exact single queries pass 10 ms at 100k vectors: that is the threshold. nprobe 32 keeps
+  recall@10 >= 0.998 with margin (0.907 at nprobe 8 on 100k) for under 1 ms. Recall of a
+  1000-candidate pool is lower at nprobe 32 (0.935 at 100k, 0.881 at 1M; 0.955 at nprobe 128):
+  a caller that needs the whole top-1000 should raise nprobe.
 - `exclude` is done by over-fetching k + (number of excluded ids present) and filtering, not with
-  a faiss IDSelector: it is exact, works unchanged on GPU indexes (which take no selectors), and
-  the ids people exclude in a conversation are few.
+  a faiss IDSelector: it is exact, works unchanged on GPU indexes (not all of which take
+  selectors), and the ids people exclude in a conversation are few.
 - The CPU index is the single source of truth. On a GPU machine a copy for searching is made
   lazily after each change, so add/remove/vectors/save never touch the GPU and `save` always
   writes the CPU form. Searches asking for more than faiss's GPU limit of 2048 results use the
@@ -57,15 +68,16 @@ class VectorIndexError(ValueError):
 
 @dataclass(frozen=True)
 class IndexConfig:
-    # Above this many vectors the index is approximate (IVF); at or below, exact.
-    # 150k: exact single queries cost MEASURED_EXACT_MS there on 2 cores.
-    exact_threshold: int = 150_000
+    # Above this many vectors the index is approximate (IVF); at or below, exact. At 100k an
+    # exact single query takes 10 ms on 2 cores, growing linearly (147 ms at 1M).
+    exact_threshold: int = 100_000
     # IVF list count = this × sqrt(n), the usual FAISS rule (about 4000 lists at 1M vectors).
     nlist_per_sqrt_n: float = 4.0
-    # IVF lists probed per query; 32 keeps recall@10 >= 0.95 on clustered data up to 1M.
+    # IVF lists probed per query; 32 gives recall@10 0.998-1.0 on clustered data up to 1M.
     nprobe: int = 32
-    # k-means trains on at most this many sampled vectors per list (faiss's default is 256);
-    # 64 cuts training time 4x with no measurable recall loss.
+    # k-means trains on at most this many sampled vectors per list (faiss's default is 256).
+    # At 200k x 512, 64 halves the build (26 s vs 55 s) with the same recall (1.000 at
+    # nprobe 32, 0.922 vs 0.923 for a 1000 pool); 39 saves only 3 s more.
     train_points_per_list: int = 64
     # Search on a GPU: None = when faiss sees one; True = require one; False = never.
     use_gpu: bool | None = None
@@ -73,17 +85,21 @@ class IndexConfig:
     def __post_init__(self) -> None:
         for name in ("exact_threshold", "nprobe", "train_points_per_list"):
             if getattr(self, name) < 1:
-                raise VectorIndexError(f"IndexConfig.{name} must be >= 1, got "
-                                       f"{getattr(self, name)!r}", value=getattr(self, name))
+                raise VectorIndexError(
+                    f"IndexConfig.{name} must be >= 1, got {getattr(self, name)!r}",
+                    value=getattr(self, name),
+                )
         if self.nlist_per_sqrt_n <= 0:
-            raise VectorIndexError(f"IndexConfig.nlist_per_sqrt_n must be > 0, got "
-                                   f"{self.nlist_per_sqrt_n!r}", value=self.nlist_per_sqrt_n)
+            raise VectorIndexError(
+                f"IndexConfig.nlist_per_sqrt_n must be > 0, got {self.nlist_per_sqrt_n!r}",
+                value=self.nlist_per_sqrt_n,
+            )
 
     def nlist_for(self, n: int) -> int:
         """IVF lists for n vectors; 0 means the exact layout."""
         if n <= self.exact_threshold:
             return 0
-        by_rule = int(round(self.nlist_per_sqrt_n * math.sqrt(n)))
+        by_rule = round(self.nlist_per_sqrt_n * math.sqrt(n))
         return max(1, min(by_rule, n // _MIN_POINTS_PER_LIST))
 
 
@@ -104,30 +120,35 @@ class VectorIndex:
     # -- building ------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, *,
-              config: IndexConfig = IndexConfig()) -> VectorIndex:
+    def build(
+        cls, ids: np.ndarray, vectors: np.ndarray, *, config: IndexConfig = IndexConfig()
+    ) -> VectorIndex:
         """An index of these vectors, exact or IVF (trained on them) by their number."""
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
-            raise VectorIndexError(f"vectors must be a 2-d array (n, dim), got shape "
-                                   f"{vectors.shape}", value=vectors.shape)
+            raise VectorIndexError(
+                f"vectors must be a 2-d array (n, dim), got shape {vectors.shape}",
+                value=vectors.shape,
+            )
         index = cls(vectors.shape[1], config=config)
         ids, vectors = index._check_pairs(ids, vectors)
-        index._load_layout(ids, vectors)
+        index._rebuild(ids, vectors)
         return index
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Store vectors under ids; an id already present gets the new vector.
 
-        The add that takes the index past `exact_threshold` rebuilds it as IVF, which trains
-        k-means on everything stored (about a minute per million 512-d vectors on 2 cores).
+        The add that takes the index past `exact_threshold` rebuilds it as IVF: k-means on a
+        sample, then every vector re-added (9 s at 100k x 512 on 2 busy cores, 160 s at 1M).
         """
         ids, vectors = self._check_pairs(ids, vectors)
         if len(ids) == 0:
             return
         self._drop(ids)
         self._index.add_with_ids(vectors, ids)
-        self._ids = np.union1d(self._ids, ids)
+        # A sorted merge is O(n); union1d would sort everything again on every batch.
+        new = np.sort(ids)
+        self._ids = np.insert(self._ids, np.searchsorted(self._ids, new), new)
         self._changed()
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
@@ -139,8 +160,9 @@ class VectorIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def search(self, queries: np.ndarray, k: int, *,
-               exclude: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, *, exclude: Collection[int] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The k stored vectors with the highest inner product with each query.
 
         Returns (scores, ids), both (n_queries, k), best first; rows are padded with -inf / -1
@@ -175,8 +197,11 @@ class VectorIndex:
         ids = _as_ids(ids)
         missing = ids[~self._has(ids)]
         if len(missing):
-            raise VectorIndexError(f"ids not in the index: {_preview(missing)}",
-                                   value=missing, fix="ask only for ids from ids()")
+            raise VectorIndexError(
+                f"ids not in the index: {_preview(missing)}",
+                value=missing,
+                fix="ask only for ids from ids()",
+            )
         if len(ids) == 0:
             return np.empty((0, self.dim), dtype=np.float32)
         return self._index.reconstruct_batch(ids)
@@ -187,11 +212,12 @@ class VectorIndex:
 
     @property
     def kind(self) -> str:
-        """"exact" or "ivf": the layout in use now."""
+        """The layout in use now: "exact" or "ivf"."""
         return "exact" if isinstance(self._index, faiss.IndexIDMap2) else "ivf"
 
     @property
     def on_gpu(self) -> bool:
+        """Whether searches run on a GPU."""
         return self._use_gpu
 
     def __len__(self) -> int:
@@ -227,25 +253,36 @@ class VectorIndex:
         """Read an index written by `save`; config sets the search and growth behaviour."""
         path = Path(path)
         if not path.is_file():
-            raise VectorIndexError(f"no index file at {path}", value=path,
-                                   fix="build the library first (rummage index ...)")
+            raise VectorIndexError(
+                f"no index file at {path}",
+                value=path,
+                fix="build the library first (rummage index ...)",
+            )
         try:
             stored = faiss.read_index(str(path))
         except RuntimeError as e:
-            raise VectorIndexError(f"{path} is not a readable FAISS index", value=path,
-                                   fix="delete it and rebuild the library") from e
+            raise VectorIndexError(
+                f"{path} is not a readable FAISS index",
+                value=path,
+                fix="delete it and rebuild the library",
+            ) from e
         if isinstance(stored, faiss.IndexIDMap2):
             ids = faiss.vector_to_array(stored.id_map).astype(np.int64)
         elif isinstance(stored, faiss.IndexIVFFlat):
             ids = _ivf_ids(stored)
             stored.nprobe = config.nprobe
         else:
-            raise VectorIndexError(f"{path} holds a {type(stored).__name__}, not an index "
-                                   "written by VectorIndex", value=path,
-                                   fix="delete it and rebuild the library")
+            raise VectorIndexError(
+                f"{path} holds a {type(stored).__name__}, not an index written by VectorIndex",
+                value=path,
+                fix="delete it and rebuild the library",
+            )
         if stored.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise VectorIndexError(f"{path} does not use inner product", value=path,
-                                   fix="delete it and rebuild the library")
+            raise VectorIndexError(
+                f"{path} does not use inner product",
+                value=path,
+                fix="delete it and rebuild the library",
+            )
         index = cls(stored.d, config=config)
         index._index = stored
         index._ids = np.sort(ids)
@@ -253,7 +290,7 @@ class VectorIndex:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _load_layout(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def _rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Replace the contents with a fresh index of the layout the size calls for."""
         nlist = self.config.nlist_for(len(ids))
         if nlist == 0:
@@ -281,17 +318,18 @@ class VectorIndex:
         if self.kind == "exact":
             rebuild = wanted > 0
         else:
-            rebuild = (n < self.config.exact_threshold // 2
-                       or (wanted > 0 and self._index.nlist * 2 < wanted))
+            rebuild = n < self.config.exact_threshold // 2 or (
+                wanted > 0 and self._index.nlist * 2 < wanted
+            )
         if rebuild:
-            self._load_layout(self._ids, self._index.reconstruct_batch(self._ids))
+            self._rebuild(self._ids, self._index.reconstruct_batch(self._ids))
 
     def _drop(self, ids: np.ndarray) -> int:
         present = self._present(ids)
         if len(present) == 0:
             return 0
         self._index.remove_ids(present)
-        self._ids = np.setdiff1d(self._ids, present, assume_unique=True)
+        self._ids = np.delete(self._ids, np.searchsorted(self._ids, present))
         self._gpu_index = None
         return len(present)
 
@@ -322,28 +360,38 @@ class VectorIndex:
         if vectors.ndim == 1:
             vectors = vectors.reshape(1, -1)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise VectorIndexError(f"vectors must have shape (n, {self.dim}), got "
-                                   f"{vectors.shape}", value=vectors.shape,
-                                   fix=f"use the encoder this index was built with "
-                                       f"({self.dim}-d)")
+            raise VectorIndexError(
+                f"vectors must have shape (n, {self.dim}), got {vectors.shape}",
+                value=vectors.shape,
+                fix=f"use the encoder this index was built with ({self.dim}-d)",
+            )
         if len(ids) != len(vectors):
-            raise VectorIndexError(f"{len(ids)} ids for {len(vectors)} vectors",
-                                   value=(len(ids), len(vectors)),
-                                   fix="pass one id per vector")
+            raise VectorIndexError(
+                f"{len(ids)} ids for {len(vectors)} vectors",
+                value=(len(ids), len(vectors)),
+                fix="pass one id per vector",
+            )
         if np.any(ids < 0):
-            raise VectorIndexError(f"ids must be >= 0 (-1 marks padding), got "
-                                   f"{_preview(ids[ids < 0])}", value=ids[ids < 0])
+            raise VectorIndexError(
+                f"ids must be >= 0 (-1 marks padding), got {_preview(ids[ids < 0])}",
+                value=ids[ids < 0],
+            )
         unique, counts = np.unique(ids, return_counts=True)
         if len(unique) != len(ids):
-            raise VectorIndexError(f"ids repeated in one call: {_preview(unique[counts > 1])}",
-                                   value=unique[counts > 1], fix="pass each id once")
+            raise VectorIndexError(
+                f"ids repeated in one call: {_preview(unique[counts > 1])}",
+                value=unique[counts > 1],
+                fix="pass each id once",
+            )
         vectors = _finite(vectors, "vectors")
         norms = np.linalg.norm(vectors, axis=1)
         bad = np.flatnonzero(np.abs(norms - 1) > _NORM_TOLERANCE)
         if len(bad):
             raise VectorIndexError(
                 f"vectors must be L2-normalised; id {ids[bad[0]]} has norm {norms[bad[0]]:.4g}",
-                value=ids[bad], fix="divide each vector by np.linalg.norm(v)")
+                value=ids[bad],
+                fix="divide each vector by np.linalg.norm(v)",
+            )
         # Renormalising exactly keeps self-similarity at 1.0 for vectors that came from fp16.
         return ids, np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
 
@@ -352,10 +400,11 @@ class VectorIndex:
         if queries.ndim == 1:
             queries = queries.reshape(1, -1)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise VectorIndexError(f"queries must have shape ({self.dim},) or (n, {self.dim}), "
-                                   f"got {queries.shape}", value=queries.shape,
-                                   fix=f"encode queries with the model this index was built "
-                                       f"with ({self.dim}-d)")
+            raise VectorIndexError(
+                f"queries must have shape ({self.dim},) or (n, {self.dim}), got {queries.shape}",
+                value=queries.shape,
+                fix=f"encode queries with the model this index was built with ({self.dim}-d)",
+            )
         return np.ascontiguousarray(_finite(queries, "queries"), dtype=np.float32)
 
 
@@ -364,9 +413,12 @@ def _resolve_gpu(use_gpu: bool | None) -> bool:
     if use_gpu is None:
         return gpus > 0
     if use_gpu and gpus == 0:
-        raise VectorIndexError("use_gpu=True but faiss sees no GPU", value=use_gpu,
-                               fix="install faiss-gpu-cu12 on a CUDA 12 machine, or leave "
-                                   "use_gpu=None to pick automatically")
+        raise VectorIndexError(
+            "use_gpu=True but faiss sees no GPU",
+            value=use_gpu,
+            fix="install faiss-gpu-cu12 on a CUDA 12 machine, or leave "
+            "use_gpu=None to pick automatically",
+        )
     return bool(use_gpu)
 
 
@@ -376,8 +428,11 @@ def _exact_index(dim: int) -> faiss.Index:
 
 def _ivf_ids(index: faiss.IndexIVF) -> np.ndarray:
     lists = index.invlists
-    parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
-             for i in range(index.nlist) if lists.list_size(i)]
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+        for i in range(index.nlist)
+        if lists.list_size(i)
+    ]
     return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
 
 
@@ -388,9 +443,11 @@ def _as_ids(ids) -> np.ndarray:
     if arr.size == 0:
         return np.empty(0, dtype=np.int64)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise VectorIndexError(f"ids must be a 1-d sequence of integers, got "
-                               f"{arr.dtype} with shape {arr.shape}", value=arr,
-                               fix="pass library row ids as ints")
+        raise VectorIndexError(
+            f"ids must be a 1-d sequence of integers, got {arr.dtype} with shape {arr.shape}",
+            value=arr,
+            fix="pass library row ids as ints",
+        )
     return arr.astype(np.int64, copy=False)
 
 
@@ -400,9 +457,12 @@ def _finite(x: np.ndarray, name: str) -> np.ndarray:
     x = x.astype(np.float32, copy=False)
     bad = ~np.isfinite(x).all(axis=1)
     if bad.any():
-        raise VectorIndexError(f"{name} row {int(np.flatnonzero(bad)[0])} has NaN or inf "
-                               f"values ({int(bad.sum())} such rows)", value=np.flatnonzero(bad),
-                               fix="check the encoder output for this image or text")
+        raise VectorIndexError(
+            f"{name} row {int(np.flatnonzero(bad)[0])} has NaN or inf "
+            f"values ({int(bad.sum())} such rows)",
+            value=np.flatnonzero(bad),
+            fix="check the encoder output for this image or text",
+        )
     return x
 
 
