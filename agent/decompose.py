@@ -171,6 +171,12 @@ def _clause(chunk: str, polarity: int) -> tuple[list[Proposition], bool]:
     def flush() -> None:
         nonlocal negated_phrases
         said = " ".join(phrase)
+        if polarity < 0 and lexicon.slot_named(said) == "pattern":
+            # "no pattern" wants a plain garment; a negated slot name would match nothing.
+            out.append(Proposition(text="solid", polarity=1, said=said))
+            negated_phrases += 1
+            phrase.clear()
+            return
         for text in _attributes(said):
             out.append(Proposition(text=text, polarity=polarity, said=said))
             negated_phrases += polarity < 0

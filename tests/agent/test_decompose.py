@@ -28,6 +28,8 @@ STORIES = [
     ("no stripes", ["-striped"]),
     ("a dress with no stripes", ["dress", "-striped"]),
     ("avoid yellow", ["-yellow"]),
+    ("plain, no pattern", ["solid"]),
+    ("a skirt without a pattern", ["skirt", "solid"]),
     ("nothing black", ["-black"]),
     ("I don't want anything striped", ["-striped"]),
     ("anything but black", ["-black"]),
