@@ -1,0 +1,119 @@
+"""Soft logic over propositions: every wanted thing must hold, no unwanted thing may."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from retrievers.rerank import (
+    ContrastScorer,
+    Criterion,
+    CrossEncoderReranker,
+    ImageTerms,
+    SoftLogicReranker,
+)
+
+WORDS = ["red", "blue", "green", "dress", "skirt", "striped", "solid", "leather"]
+
+
+class WordEncoder:
+    """A deterministic fake: a text is the unit sum of its known words' axes."""
+
+    def encode_texts(self, texts):
+        return np.stack([embed(t.split()) for t in texts])
+
+
+def embed(words) -> np.ndarray:
+    v = np.zeros(len(WORDS), np.float32)
+    for w in words:
+        if w in WORDS:
+            v[WORDS.index(w)] = 1
+    return v / max(np.linalg.norm(v), 1e-6)
+
+
+ITEMS = {
+    "red dress": embed(["red", "dress"]),
+    "blue dress": embed(["blue", "dress"]),
+    "red striped dress": embed(["red", "striped", "dress"]),
+    "red skirt": embed(["red", "skirt"]),
+    "blue striped skirt": embed(["blue", "striped", "skirt"]),
+}
+NAMES = list(ITEMS)
+VECTORS = np.stack(list(ITEMS.values()))
+
+
+def ranking(criteria, images=ImageTerms(), first_stage=None):
+    reranker = SoftLogicReranker(ContrastScorer(WordEncoder(), temperature=10.0))
+    scores = reranker.scores(VECTORS, criteria, images, first_stage)
+    return [NAMES[i] for i in np.argsort(-scores, kind="stable")]
+
+
+def wanted(text, *alternatives):
+    return Criterion(text=text, polarity=1, alternatives=alternatives)
+
+
+def test_every_wanted_proposition_must_hold():
+    order = ranking([wanted("red", "blue", "green"), wanted("dress", "skirt")])
+    assert set(order[:2]) == {"red dress", "red striped dress"}
+    assert order[-1] == "blue striped skirt"
+
+
+def test_not_striped_sinks_the_striped_ones():
+    order = ranking([wanted("red", "blue", "green"),
+                     Criterion(text="striped", polarity=-1, alternatives=("solid",))])
+    assert order[:2] == ["red dress", "red skirt"]
+    assert order[-1] == "blue striped skirt"  # wrong on both counts
+
+
+def test_a_proposition_without_alternatives_still_counts():
+    order = ranking([Criterion(text="skirt", polarity=1)])
+    assert set(order[:2]) == {"red skirt", "blue striped skirt"}
+
+
+def test_disliked_image_pushes_its_lookalikes_down_and_liked_pulls():
+    images = ImageTerms(disliked=ITEMS["red dress"][None], liked=ITEMS["blue dress"][None])
+    order = ranking([], images)
+    assert order[0] == "blue dress" and order.index("red dress") >= 3
+
+
+def test_weights_let_older_wishes_count_less():
+    new_blue = [Criterion(text="red", polarity=1, weight=0.2, alternatives=("blue",)),
+                Criterion(text="blue", polarity=1, weight=1.0, alternatives=("red",))]
+    assert ranking(new_blue)[0] in {"blue dress", "blue striped skirt"}
+
+
+@pytest.fixture(scope="module")
+def tiny_blip(tmp_path_factory):
+    """A randomly initialised BLIP image-text-matching model saved like a user's download."""
+    from transformers import (BertTokenizer, BlipConfig, BlipForImageTextRetrieval,
+                              BlipImageProcessor, BlipProcessor)
+
+    folder = tmp_path_factory.mktemp("blip")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "blue", "dress"]
+    (folder / "vocab.txt").write_text("\n".join(vocab))
+    processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
+                              tokenizer=BertTokenizer(str(folder / "vocab.txt")))
+    text = dict(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=37, encoder_hidden_size=32, bos_token_id=2, sep_token_id=3,
+                pad_token_id=0)
+    vision = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                  intermediate_size=37, image_size=32, patch_size=8)
+    model = BlipForImageTextRetrieval(BlipConfig(text_config=text, vision_config=vision,
+                                                 projection_dim=16))
+    model.save_pretrained(folder / "model")
+    processor.save_pretrained(folder / "model")
+    return folder / "model"
+
+
+def test_cross_encoder_loads_local_weights_and_scores_pairs(tiny_blip, tmp_path):
+    for name, color in [("red.png", (255, 0, 0)), ("blue.png", (0, 0, 255))]:
+        Image.new("RGB", (40, 40), color).save(tmp_path / name)
+    scorer = CrossEncoderReranker.from_pretrained(str(tiny_blip), device="cpu")
+    paths = [str(tmp_path / "red.png"), str(tmp_path / "blue.png"), str(tmp_path / "gone.png")]
+    criteria = [wanted("a red dress"), wanted("blue")]
+    probs = scorer.probabilities(np.zeros((3, 4)), criteria, paths)
+    assert probs.shape == (2, 3) and np.all((probs > 0) & (probs < 1))
+    # The same combination rule takes the cross-encoder's probabilities.
+    scores = SoftLogicReranker(scorer).scores(np.zeros((3, 4)), criteria, paths=paths)
+    assert np.all(np.isfinite(scores))
