@@ -141,7 +141,14 @@ def cmd_demo(args) -> int:
 def cmd_ask(args) -> int:
     from agent.api import Agent
 
-    agent = Agent.open(args.library, home=rummage_home())
+    scorer = None
+    if args.cross_encoder:
+        from retrievers.rerank import CrossEncoderReranker
+
+        if not Path(args.cross_encoder).is_dir():
+            raise CliError(f"No such model folder: {args.cross_encoder}")
+        scorer = CrossEncoderReranker.from_pretrained(args.cross_encoder)
+    agent = Agent.open(args.library, home=rummage_home(), scorer=scorer)
     try:
         session = agent.session(args.session) if args.session else agent.new_session()
         reply = session.say(args.text)
@@ -228,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--library", "-l", default="demo")
     p.add_argument("--session", "-s", help="the session id printed by an earlier ask")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--cross-encoder", metavar="PATH",
+                   help="rerank with a local BLIP image-text-matching model folder (slower)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="the terminal chat app",

@@ -125,3 +125,15 @@ def test_ask_command_continues_a_session(small_library, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["session"] == session_id and data["summary"] == "dress · blue"
     assert main(["ask", "hi", "-l", small_library, "-s", "nope"]) == 2
+
+
+def test_ask_with_a_local_cross_encoder(small_library, tiny_blip, capsys):
+    from agent.cli import main
+
+    assert main(["ask", "a red dress", "-l", small_library, "--cross-encoder", str(tiny_blip),
+                 "--json"]) == 0
+    import json
+
+    reply = json.loads(capsys.readouterr().out)
+    assert len(reply["results"]) == 10 and reply["summary"] == "dress · red"
+    assert main(["ask", "red", "-l", small_library, "--cross-encoder", "/nope"]) == 2
