@@ -182,6 +182,10 @@ class Agent:
             raise NoSuchSession(session_id, self.library.name)
         return Session(self, session_id)
 
+    def forget(self, session_id: str) -> None:
+        """Drop a session's checkpoints (throwaway sessions of an evaluation, say)."""
+        self._shared["checkpointer"].delete_thread(session_id)
+
     def sessions(self, limit: int = 50) -> list[SessionInfo]:
         if self.store is None:
             return []

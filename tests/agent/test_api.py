@@ -137,3 +137,13 @@ def test_ask_with_a_local_cross_encoder(small_library, tiny_blip, capsys):
     reply = json.loads(capsys.readouterr().out)
     assert len(reply["results"]) == 10 and reply["summary"] == "dress · red"
     assert main(["ask", "red", "-l", small_library, "--cross-encoder", "/nope"]) == 2
+
+
+def test_forgotten_throwaway_sessions_are_gone(small_library):
+    agent = Agent.open(small_library, persist=False)
+    session = agent.new_session()
+    session.say("red")
+    assert agent.session(session.id).memory[0].label == "red"
+    agent.forget(session.id)
+    with pytest.raises(NoSuchSession):
+        agent.session(session.id)

@@ -1,0 +1,1 @@
+"""Scripted multi-turn evaluation: a simulated shopper, per-turn metrics, `rummage eval`."""

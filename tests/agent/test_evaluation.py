@@ -1,0 +1,336 @@
+"""Scripted multi-turn evaluation: the simulated shopper, scenario files, and `rummage eval`.
+
+The simulator is checked against the agent's own interpreter and decomposer: whatever it says
+must be understood as intended and be true of the target. The end-to-end tests run the real API
+on a small demo library (600 garments); when the trained demo checkpoint is not there yet, the
+demo architecture with seeded random weights stands in, which exercises the same code paths.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from agent.decompose import decompose
+from agent.evaluation.runner import EvalConfig, EvaluationError, evaluate, pick_targets
+from agent.evaluation.scenarios import parse_scenarios, target_resolver
+from agent.evaluation.simulator import UserSimulator
+from agent.interpret import interpret
+from retrievers.demo.world import sample_items
+
+ITEMS = sample_items(2000)
+SLEEVES = {"sleeveless": "sleeveless", "short": "short sleeves", "long": "long sleeves"}
+LENGTHS = {"short": "short", "knee": "knee-length", "long": "long"}
+
+
+def truths(meta: dict) -> set[str]:
+    """The decomposer's canonical phrases that are true of an item."""
+    out = {meta["category"], meta["color"]}
+    if meta["pattern"] == "solid":
+        out.add("solid")
+    else:
+        out |= {meta["pattern"], f"{meta['pattern_color']} {meta['pattern']}"}
+    if meta["sleeves"]:
+        out.add(SLEEVES[meta["sleeves"]])
+    if meta["length"]:
+        out.add(LENGTHS[meta["length"]])
+    return out
+
+
+def understood(text: str, shown: int = 10):
+    """What the agent makes of a turn: the rank references and the propositions."""
+    turn = interpret(text, shown)
+    return turn, decompose(turn.text) if turn.text else []
+
+
+def dialogue(seed, target, pages: int = 8, page_seed: int = 0, show_target: float = 0.15):
+    """Run a simulator against random pages (the target slipped in now and then)."""
+    rng = random.Random(page_seed)
+    user = UserSimulator(target.index, target.meta, seed=seed)
+    said = [(user.opening(), [])]
+    for _ in range(pages):
+        shown = [(i.index, i.meta) for i in rng.sample(ITEMS, 10) if i.index != target.index]
+        if rng.random() < show_target:
+            shown.insert(rng.randrange(len(shown)), (target.index, target.meta))
+        said.append((user.respond(shown), shown))
+    return said
+
+
+# -- the simulated shopper ------------------------------------------------------------------
+
+
+def test_the_same_seed_and_the_same_pages_give_the_same_dialogue():
+    first = [u.text for u, _ in dialogue(seed=11, target=ITEMS[5])]
+    again = [u.text for u, _ in dialogue(seed=11, target=ITEMS[5])]
+    other = [u.text for u, _ in dialogue(seed=12, target=ITEMS[5])]
+    assert first == again
+    assert first != other
+
+
+def test_the_opening_names_one_or_two_true_attributes():
+    for index, item in enumerate(ITEMS[:200]):
+        opening = UserSimulator(item.index, item.meta, seed=index).opening()
+        _, propositions = understood(opening.text, shown=0)
+        assert 1 <= len(propositions) <= 2, opening.text
+        assert all(p.polarity == 1 and p.text in truths(item.meta) for p in propositions), \
+            (opening.text, propositions, item.meta)
+
+
+def test_everything_the_user_says_is_true_of_the_target():
+    kinds = set()
+    for index, item in enumerate(ITEMS[:150]):
+        for utterance, shown in dialogue(seed=index, target=item, page_seed=index):
+            kinds.add(utterance.kind)
+            turn, propositions = understood(utterance.text)
+            for p in propositions:
+                holds = p.text in truths(item.meta)
+                assert holds if p.polarity > 0 else not holds, (utterance, p, item.meta)
+            by_rank = dict(enumerate((i for i, _ in shown), 1))
+            assert item.index not in [by_rank[r] for r in turn.disliked], utterance
+    assert kinds >= {"describe", "missing", "correct", "reject", "point"}
+
+
+def test_a_correction_names_the_target_value_and_rejects_the_one_shown():
+    navy_dress = next(i for i in ITEMS if i.meta["category"] == "dress"
+                      and i.meta["color"] == "navy")
+    blue_dress = {**navy_dress.meta, "color": "blue"}
+    corrections = []
+    for seed in range(60):
+        user = UserSimulator(navy_dress.index, navy_dress.meta, seed=seed)
+        user.said.add("color")  # the user already asked for navy, yet blue comes first
+        utterance = user.respond([(-1, blue_dress)])
+        if utterance.kind == "correct":
+            corrections.append(utterance.text)
+    assert len(corrections) >= 10
+    for text in corrections:
+        propositions = {(p.text, p.polarity) for p in understood(text)[1]}
+        assert ("navy", 1) in propositions, text
+        assert propositions <= {("navy", 1), ("blue", -1)}, text
+    assert len(set(corrections)) >= 5  # many phrasings, not one template
+
+
+def test_when_the_target_is_shown_the_user_points_at_it():
+    target = ITEMS[7]
+    others = [(i.index, i.meta) for i in ITEMS[100:103]]
+    for seed in range(30):
+        user = UserSimulator(target.index, target.meta, seed=seed)
+        user.opening()
+        utterance = user.respond([*others, (target.index, target.meta)])
+        turn, _ = understood(utterance.text)
+        if utterance.kind == "point":
+            assert 4 in turn.liked or turn.reference == 4, utterance.text
+        else:  # or rejects wrong results above it, never the target itself
+            assert utterance.kind == "reject" and turn.disliked and 4 not in turn.disliked
+
+
+def test_pointers_point_at_the_closest_result_and_say_how_the_target_differs():
+    target = next(i for i in ITEMS if i.meta["category"] == "dress"
+                  and i.meta["sleeves"] == "long")
+    far = {"category": "shorts", "color": "black", "pattern": "checked",
+           "pattern_color": "white", "sleeves": None, "length": None}
+    close = {**target.meta, "sleeves": "short"}
+    seen = 0
+    for seed in range(80):
+        user = UserSimulator(target.index, target.meta, seed=seed)
+        utterance = user.respond([(-1, far), (-2, far), (-3, close)])
+        if utterance.kind != "point":
+            continue
+        seen += 1
+        turn, propositions = understood(utterance.text)
+        assert turn.reference == 3 or 3 in turn.liked, utterance.text
+        assert [(p.text, p.polarity) for p in propositions] == [("long sleeves", 1)], \
+            utterance.text
+    assert seen >= 5
+
+
+def test_once_everything_is_said_only_image_feedback_is_left():
+    for index, item in enumerate(ITEMS[:60]):
+        user = UserSimulator(item.index, item.meta, seed=index)
+        user.said.update(user.keys)
+        shown = [(i.index, i.meta) for i in ITEMS[1000 + 10 * index: 1010 + 10 * index]]
+        for _ in range(4):
+            utterance = user.respond(shown)
+            assert utterance.kind in ("reject", "point"), utterance
+
+
+def test_the_phrasings_are_many():
+    texts: dict[str, set[str]] = {}
+    for index, item in enumerate(ITEMS[:100]):
+        for utterance, _ in dialogue(seed=index, target=item, page_seed=index):
+            texts.setdefault(utterance.kind, set()).add(utterance.text)
+    assert all(len(texts[kind]) >= 30 for kind in ("describe", "missing", "reject", "point"))
+
+
+# -- targets and scenario files ----------------------------------------------------------
+
+
+def test_targets_come_from_the_test_split_and_repeat_the_same_for_a_seed():
+    metas = {item.index: item.meta for item in ITEMS}
+    targets = pick_targets(metas, 50, seed=3)
+    assert all(metas[t]["split"] == "test" for t in targets)
+    assert len(set(targets)) == 50
+    assert targets == pick_targets(metas, 50, seed=3)
+    assert targets != pick_targets(metas, 50, seed=4)
+
+
+def test_a_library_without_demo_attributes_has_no_targets():
+    with pytest.raises(EvaluationError, match="no test-split images"):
+        pick_targets({1: {}, 2: {"split": "train"}}, 5)
+
+
+def test_bad_scenario_lines_are_reported_by_number_and_skipped(tmp_path):
+    root = tmp_path / "catalogue"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "00003.png").write_bytes(b"")
+    paths = {7: str(root / "images" / "00003.png"), 8: str(root / "images" / "00004.png")}
+    resolve = target_resolver([7, 8], paths, root)
+    lines = [
+        '{"id": "by-path", "target": "images/00003.png", "turns": ["a red dress"]}',
+        '{"id": "by-id", "target": 8, "turns": ["navy", "not 1"]}',
+        '{"id": "broken", "target": 8, "turns": ["navy"',
+        '',
+        '{"id": "no-turns", "target": 8}',
+        '{"id": "ghost", "target": "images/99999.png", "turns": ["a skirt"]}',
+        '{"id": "empty", "target": "8", "turns": []}',
+        '["a list"]',
+        '{"target": "8", "turns": ["green"]}',
+    ]
+    scenarios, bad = parse_scenarios(lines, resolve)
+    assert [(s.id, s.target, s.line) for s in scenarios] == [
+        ("by-path", 7, 1), ("by-id", 8, 2), ("line 9", 8, 9)]
+    assert [str(b) for b in bad] == [
+        "line 3: not valid JSON (Expecting ',' delimiter)",
+        "line 5: missing key 'turns'",
+        "line 6: unknown target 'images/99999.png': no such image id or path in the library",
+        "line 7: turns must be a non-empty list of non-empty strings",
+        "line 8: expected a JSON object with target and turns",
+    ]
+
+
+def test_the_example_file_targets_held_out_garments():
+    from importlib.resources import files
+
+    text = files("agent.evaluation").joinpath("example_scenarios.jsonl").read_text()
+    catalogue = {f"images/{i.index:05d}.png": i.meta for i in sample_items(20000)}
+    scenarios, bad = parse_scenarios(text.splitlines(),
+                                     lambda t: int(t[7:12]) if t in catalogue else None)
+    assert not bad and len(scenarios) >= 8
+    for scenario in scenarios:
+        assert catalogue[f"images/{scenario.target:05d}.png"]["split"] == "test"
+        assert scenario.target < 600  # so the small test library below holds it too
+
+
+# -- end to end, through the real API -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """A 600-garment demo library, and the checkpoint it was embedded with."""
+    import torch
+
+    from agent.demo import ensure_demo_library
+    from retrievers.demo import model as demo_model
+
+    weights = demo_model.CHECKPOINT_PATH
+    with pytest.MonkeyPatch.context() as patch:
+        if not weights.is_file():
+            weights = tmp_path_factory.mktemp("demo-weights") / "rummage-demo.safetensors"
+            torch.manual_seed(0)
+            demo_model.save_checkpoint(demo_model.create_model()[0], weights)
+            patch.setattr(demo_model, "CHECKPOINT_PATH", weights)
+        home = tmp_path_factory.mktemp("demo-home")
+        ensure_demo_library(home, n=600)
+    return home, weights
+
+
+@pytest.fixture
+def demo_home(demo_build, monkeypatch):
+    from retrievers.demo import model as demo_model
+
+    home, weights = demo_build
+    monkeypatch.setattr(demo_model, "CHECKPOINT_PATH", weights)
+    monkeypatch.setenv("RUMMAGE_HOME", str(home))
+    return home
+
+
+def rummage(monkeypatch, *argv: str) -> int:
+    """`rummage ARGS` through the main CLI, with the evaluation commands registered."""
+    from agent import cli
+    from agent.evaluation.cli import add_commands
+
+    commands = cli.build_parser()._subparsers._group_actions[0].choices
+    if "eval" not in commands:  # until the main CLI registers them itself
+        monkeypatch.setattr(cli, "_EXTRA_COMMANDS", [*cli._EXTRA_COMMANDS, add_commands])
+    return cli.main(list(argv))
+
+
+def test_every_agent_gets_the_same_episodes(demo_home):
+    from agent.api import Agent
+
+    agent = Agent.open("demo", home=demo_home, persist=False)
+    try:
+        runs = evaluate(agent, ["full", "single"], EvalConfig(episodes=3, turns=3, depth=50))
+        metas = {i: agent.image(i).meta for run in runs for i in (e.target for e in run.episodes)}
+    finally:
+        agent.close()
+    full, single = runs
+    assert [e.target for e in full.episodes] == [e.target for e in single.episodes]
+    assert all(metas[e.target]["split"] == "test" for e in full.episodes)
+    assert [e.dialogue[0] for e in full.episodes] == [e.dialogue[0] for e in single.episodes]
+    for run in runs:
+        assert run.ranks().shape == (3, 3)
+        assert ((run.ranks() >= 1) & (run.ranks() <= 51)).all()
+        assert all(not e.messages for e in run.episodes)  # every reference was understood
+
+
+def test_rummage_eval_prints_a_table_and_writes_json_and_a_plot(demo_home, tmp_path,
+                                                                   monkeypatch, capsys):
+    out_json, out_png = tmp_path / "eval.json", tmp_path / "eval.png"
+    code = rummage(monkeypatch, "eval", "--library", "demo", "--episodes", "2", "--turns", "2",
+                   "--agent", "full", "no-rerank", "--json", str(out_json),
+                   "--plot", str(out_png))
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "Hits@10" in printed and "no-rerank" in printed and "found@1" in printed
+    report = json.loads(out_json.read_text())
+    assert [run["agent"] for run in report["runs"]] == ["full", "no-rerank"]
+    assert report["runs"][1]["config"] == {"rerank": False}
+    turn = report["runs"][0]["metrics"][1]
+    assert turn["turn"] == 2 and set(turn["hits"]) == {"1", "5", "10"}
+    episode = report["runs"][0]["episodes"][0]
+    assert len(episode["dialogue"]) == 2 and episode["path"].endswith(".png")
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rummage_eval_rejects_zero_episodes_in_one_line(demo_home, monkeypatch, capsys):
+    assert rummage(monkeypatch, "eval", "--episodes", "0") == 2
+    assert capsys.readouterr().err.strip() == \
+        "rummage: --episodes and --turns must be at least 1 (got 0 and 10)"
+
+
+def test_rummage_scenarios_reports_ranks_and_skips_bad_lines(demo_home, tmp_path, monkeypatch,
+                                                            capsys):
+    from importlib.resources import files
+
+    shipped = files("agent.evaluation").joinpath("example_scenarios.jsonl").read_text()
+    example = "".join(shipped.splitlines(keepends=True)[:3])  # three dialogues keep it quick
+    file = tmp_path / "mine.jsonl"
+    file.write_text(example + '{"id": "oops", "target": "images/99999.png", "turns": ["x"]}\n'
+                    "not json\n")
+    out_json = tmp_path / "scenarios.json"
+    code = rummage(monkeypatch, "scenarios", str(file), "--library", "demo",
+                   "--json", str(out_json))
+    captured = capsys.readouterr()
+    assert code == 0
+    lines = len(example.splitlines())
+    assert f"line {lines + 1}: unknown target 'images/99999.png'" in captured.err
+    assert f"line {lines + 2}: not valid JSON" in captured.err
+    assert "pink-striped-dress" in captured.out and "Hits@10" in captured.out
+    report = json.loads(out_json.read_text())
+    scenarios = report["runs"][0]["scenarios"]
+    assert len(scenarios) == lines and [s["line"] for s in report["skipped"]] == [lines + 1,
+                                                                                   lines + 2]
+    first = scenarios[0]
+    assert first["path"].endswith("images/00324.png") and len(first["ranks"]) == 4
