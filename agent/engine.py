@@ -51,6 +51,7 @@ class EngineConfig:
     liked_pull: float = 0.3  # Rocchio weight of the mean liked image
     disliked_push: float = 0.15  # Rocchio weight of the mean disliked image
     exclude_disliked: bool = True  # rejected images never come back
+    look: float = 1.0  # weight of the colour-layout descriptor in image-to-image similarity
     weights: RerankWeights = RerankWeights()
 
 
@@ -106,13 +107,22 @@ class Engine:
             for c in state.constraints
         ]
 
+    def image_features(self, ids) -> np.ndarray:
+        """What image feedback compares: the embedding, and the look when it has a weight."""
+        vectors = self.library.vectors(ids)
+        if self.config.look <= 0:
+            return vectors
+        looks = self.library.appearance(ids) * np.sqrt(self.config.look)
+        return np.hstack([vectors, looks]).astype(np.float32)
+
     def rerank(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray) -> np.ndarray:
         vectors = self.library.vectors(ids)
+        features = self.image_features(ids) if self.config.look > 0 else vectors
         images = ImageTerms(
-            liked=self.library.vectors(state.liked) if state.liked else ImageTerms().liked,
-            disliked=(self.library.vectors(state.disliked) if state.disliked
+            liked=self.image_features(state.liked) if state.liked else ImageTerms().liked,
+            disliked=(self.image_features(state.disliked) if state.disliked
                       else ImageTerms().disliked),
-            reference=(self.library.vectors([state.reference.image_id])[0]
+            reference=(self.image_features([state.reference.image_id])[0]
                        if state.reference is not None else None),
         )
         scorer = self.scorer or ContrastScorer(self.encoder, self.config.weights.temperature)
@@ -121,7 +131,8 @@ class Engine:
         if not isinstance(scorer, ContrastScorer):  # a cross-encoder needs the pixels
             rows = self.library.rows(ids.tolist())
             paths = [rows[int(i)]["path"] for i in ids]
-        return reranker.scores(vectors, self.criteria(state), images, first_stage, paths)
+        return reranker.scores(vectors, self.criteria(state), images, first_stage, paths,
+                               image_space=features)
 
 
 def alternatives(text: str, slot: str | None) -> list[str]:

@@ -109,6 +109,8 @@ class Encoder:
         with torch.inference_mode():
             probe = tokenizer(["a"]).to(device)
             self.dim = int(model.encode_text(probe).shape[-1])
+        scale = getattr(model, "logit_scale", None)
+        self.logit_scale = float(scale.detach().exp()) if scale is not None else 100.0
         # Propositions repeat across turns and sessions; a text costs ~1 ms on two cores.
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

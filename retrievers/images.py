@@ -141,6 +141,23 @@ def decode(path: Path, max_pixels: int = MAX_PIXELS) -> Decoded:
     return Decoded(image=rgb, width=rgb.width, height=rgb.height, sha256=digest)
 
 
+APPEARANCE_SIDE = 8  # the appearance descriptor is an 8x8 colour layout: 192 numbers
+
+
+def appearance(image: Image.Image) -> np.ndarray:
+    """A unit vector of the picture's colour layout (8x8 RGB, mean removed).
+
+    CLIP embeddings describe what is in a picture; two garments with the same attributes can
+    embed almost identically even when one is on a dark background and turned aside. "More like
+    #3" also means *looks* like #3, so image feedback compares this descriptor too.
+    """
+    small = image.convert("RGB").resize((APPEARANCE_SIDE, APPEARANCE_SIDE), Image.BOX)
+    v = np.asarray(small, np.float32).ravel() / 255.0
+    v -= v.mean()
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 1e-6 else np.zeros_like(v)
+
+
 def _reason(error: BaseException) -> str:
     return "truncated image" if "truncated" in str(error).lower() else f"cannot decode: {error}"
 

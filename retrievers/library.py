@@ -29,7 +29,14 @@ import numpy as np
 import sqlite_utils
 
 from retrievers.encoders import Encoder, ModelSpec
-from retrievers.images import MAX_PIXELS, BadImage, FileEntry, decode, walk_images
+from retrievers.images import (
+    MAX_PIXELS,
+    BadImage,
+    FileEntry,
+    appearance,
+    decode,
+    walk_images,
+)
 from retrievers.index import VectorIndex
 
 DB_NAME = "library.db"
@@ -105,6 +112,10 @@ SCHEMA = [
         at REAL NOT NULL
     );
     """,
+    # m002: a colour-layout descriptor per image, so "more like #3" can mean "looks like".
+    """
+    ALTER TABLE vectors ADD COLUMN appearance BLOB;
+    """,
 ]
 
 
@@ -148,6 +159,7 @@ class Library:
         self._lock = threading.RLock()
         self._encoder = encoder
         self._index: VectorIndex | None = None
+        self._looks: tuple[dict[int, int], np.ndarray] | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -307,27 +319,32 @@ class Library:
         def load(entry: FileEntry):
             try:
                 decoded = decode(entry.path, max_pixels)
-                return entry, decoded, encoder.preprocess(decoded.image), None
+                pixels = encoder.preprocess(decoded.image)
+                return entry, decoded, pixels, appearance(decoded.image)
             except BadImage as e:
                 return entry, None, None, str(e)
+
+        def failed(item) -> bool:
+            return isinstance(item[3], str)
 
         # Decoding overlaps with encoding: PIL and torch both release the GIL.
         with ThreadPoolExecutor(max_workers=2) as pool:
             for start in range(0, len(todo), batch_size):
                 batch = list(pool.map(load, todo[start : start + batch_size]))
-                good = [item for item in batch if item[3] is None]
+                good = [item for item in batch if not failed(item)]
                 vectors = encoder.encode_pixels([item[2] for item in good]) if good else []
                 with self._lock, self.db.conn:
                     for entry, _, _, reason in batch:
-                        if reason is not None:
+                        if isinstance(reason, str):
                             key = _path_text(entry.path)
                             report.skipped[key] = reason
                             self._record_skip(key, entry, reason, commit=False)
-                    for (entry, decoded, _, _), vector in zip(good, vectors):
+                    for (entry, decoded, _, look), vector in zip(good, vectors):
                         key = _path_text(entry.path)
                         rel = entry.path.relative_to(root).as_posix()
                         meta = metadata.get(rel, {})
-                        row_id = self._upsert(key, entry, decoded, meta, vector, known.get(key))
+                        row_id = self._upsert(key, entry, decoded, meta, vector, look,
+                                              known.get(key))
                         if key in known:
                             report.updated += 1
                         else:
@@ -338,7 +355,7 @@ class Library:
                 if progress:
                     progress(done, len(todo))
 
-    def _upsert(self, key, entry, decoded, meta, vector, existing) -> int:
+    def _upsert(self, key, entry, decoded, meta, vector, look, existing) -> int:
         raw = os.fsencode(entry.path)
         values = [
             raw if _needs_bytes(raw) else None,  # the real name, when it is not UTF-8
@@ -358,8 +375,9 @@ class Library:
             )
             row_id = cursor.lastrowid
         self.db.execute(
-            "INSERT OR REPLACE INTO vectors(id, vector) VALUES (?, ?)",
-            [row_id, np.asarray(vector, np.float32).tobytes()],
+            "INSERT OR REPLACE INTO vectors(id, vector, appearance) VALUES (?, ?, ?)",
+            [row_id, np.asarray(vector, np.float32).tobytes(),
+             np.asarray(look, np.float32).tobytes()],
         )
         self.db.execute("DELETE FROM skipped WHERE path = ?", [key])
         return row_id
@@ -408,7 +426,27 @@ class Library:
         """Bring the index on disk level with the table (rebuilding it when it is behind)."""
         with self._lock:
             self._index = self._load_or_rebuild()
+            self._looks = None
             return self._index
+
+    def appearance(self, ids: Sequence[int]) -> np.ndarray:
+        """The colour-layout descriptors of these images (zeros for rows indexed before m002)."""
+        with self._lock:
+            if self._looks is None:
+                rows = self.db.execute(
+                    "SELECT id, appearance FROM vectors WHERE appearance IS NOT NULL").fetchall()
+                position = {int(r[0]): n for n, r in enumerate(rows)}
+                table = (np.frombuffer(b"".join(r[1] for r in rows), np.float32)
+                         .reshape(len(rows), -1).copy() if rows else np.zeros((0, 0), np.float32))
+                self._looks = (position, table)
+            position, table = self._looks
+        width = table.shape[1] if table.size else 3 * 8 * 8
+        out = np.zeros((len(ids), width), np.float32)
+        for n, image_id in enumerate(ids):
+            row = position.get(int(image_id))
+            if row is not None:
+                out[n] = table[row]
+        return out
 
     def _load_or_rebuild(self) -> VectorIndex:
         path = self.folder / INDEX_NAME

@@ -45,10 +45,12 @@ class Criterion:
 class RerankWeights:
     """How the parts of the score add up; tuned with `rummage eval` on the demo library."""
 
-    temperature: float = 100.0  # CLIP logit scale applied to cosines before the softmax
-    liked: float = 4.0  # per unit of mean cosine to liked images
-    disliked: float = 4.0  # per unit of max cosine to disliked images (subtracted)
-    reference: float = 6.0  # per unit of cosine to the reference image of "like #k but ..."
+    # Scale applied to cosines before the softmax; None = the model's own learned logit scale
+    # (100 for OpenAI's CLIP, ~22 for the demo model), which is what its cosines are calibrated to.
+    temperature: float | None = None
+    liked: float = 4.0  # per unit of mean similarity to liked images
+    disliked: float = 1.0  # per unit of max similarity to disliked images (subtracted)
+    reference: float = 2.0  # per unit of similarity to the reference image of "like #k but"
     first_stage: float = 2.0  # per unit of cosine to the fused query
     floor: float = 1e-4  # probabilities are clipped here so one log cannot dominate
 
@@ -73,9 +75,9 @@ class PropositionScorer(Protocol):
 class ContrastScorer:
     """Probabilities from the bi-encoder: a proposition against its alternatives."""
 
-    def __init__(self, encoder: TextEncoder, temperature: float = 100.0):
+    def __init__(self, encoder: TextEncoder, temperature: float | None = None):
         self.encoder = encoder
-        self.temperature = temperature
+        self.temperature = temperature or getattr(encoder, "logit_scale", 100.0)
 
     def probabilities(self, candidates, criteria, paths=()) -> np.ndarray:
         out = np.zeros((len(criteria), len(candidates)), np.float32)
@@ -106,8 +108,13 @@ class SoftLogicReranker:
         images: ImageTerms = ImageTerms(),
         first_stage: np.ndarray | None = None,
         paths: Sequence[str] = (),
+        image_space: np.ndarray | None = None,
     ) -> np.ndarray:
-        """A score per candidate row (higher is better)."""
+        """A score per candidate row (higher is better).
+
+        `image_space` holds the candidates' features for the image terms when those are not
+        the plain embeddings (e.g. embedding + appearance); `images` must be in that space.
+        """
         w = self.weights
         total = np.zeros(len(candidates), np.float64)
         if criteria:
@@ -116,12 +123,13 @@ class SoftLogicReranker:
             for criterion, p in zip(criteria, probs):
                 truth = p if criterion.polarity > 0 else 1.0 - p
                 total += criterion.weight * np.log(truth)
+        seen = candidates if image_space is None else image_space
         if len(images.liked):
-            total += w.liked * (candidates @ images.liked.T).mean(axis=1)
+            total += w.liked * (seen @ images.liked.T).mean(axis=1)
         if len(images.disliked):
-            total -= w.disliked * (candidates @ images.disliked.T).max(axis=1)
+            total -= w.disliked * (seen @ images.disliked.T).max(axis=1)
         if images.reference is not None:
-            total += w.reference * (candidates @ images.reference)
+            total += w.reference * (seen @ images.reference)
         if first_stage is not None:
             total += w.first_stage * first_stage
         return total

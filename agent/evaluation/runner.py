@@ -98,6 +98,31 @@ def catalogue(agent) -> dict[int, dict]:
     return {int(i): json.loads(meta or "{}") for i, meta in rows}
 
 
+class Pictures:
+    """What the simulated user sees: each picture's pixels, read once, compared as a person would
+    compare two pictures side by side (mean squared difference of the RGB pixels at 32 px)."""
+
+    def __init__(self, paths: Mapping[int, str], side: int = 32):
+        self.paths = paths
+        self.side = side
+        self._pixels: dict[int, np.ndarray] = {}
+
+    def pixels(self, image_id: int) -> np.ndarray:
+        if image_id not in self._pixels:
+            from PIL import Image
+
+            with Image.open(self.paths[image_id]) as image:
+                small = image.convert("RGB").resize((self.side, self.side), Image.BILINEAR)
+            self._pixels[image_id] = np.asarray(small, np.float32) / 255.0
+        return self._pixels[image_id]
+
+    def distance_to(self, target: int) -> Callable[[int], float]:
+        def distance(image_id: int) -> float:
+            return float(np.mean((self.pixels(image_id) - self.pixels(target)) ** 2))
+
+        return distance
+
+
 def paths(agent) -> dict[int, str]:
     return {int(i): p for i, p in agent.library.db.execute("SELECT id, path FROM images")}
 
@@ -120,10 +145,11 @@ def pick_targets(metas: Mapping[int, dict], count: int, seed: int = 0) -> list[i
 
 
 def run_episode(variant, index: int, target: int, metas: Mapping[int, dict],
-                config: EvalConfig) -> Episode:
+                config: EvalConfig, pictures: Pictures | None = None) -> Episode:
     """One dialogue of `config.turns` user turns with one agent variant."""
     meta = {k: metas[target].get(k) for k in ATTRIBUTE_KEYS}
-    user = UserSimulator(target, meta, seed=f"{config.seed}:{index}", page=config.page)
+    user = UserSimulator(target, meta, seed=f"{config.seed}:{index}", page=config.page,
+                         looks=pictures.distance_to(target) if pictures else None)
     episode = Episode(index=index, target=target)
     session = variant.new_session()
     try:
@@ -156,6 +182,7 @@ def evaluate(agent, names: Sequence[str], config: EvalConfig, *,
         raise EvaluationError(f"The depth ({config.depth}) must be at least the page the user "
                               f"looks at ({config.page})")
     metas = catalogue(agent)
+    pictures = Pictures(paths(agent))
     targets = pick_targets(metas, config.episodes, config.seed)
     total, done = len(names) * len(targets), 0
     runs = []
@@ -164,7 +191,7 @@ def evaluate(agent, names: Sequence[str], config: EvalConfig, *,
         started = time.perf_counter()
         episodes = []
         for index, target in enumerate(targets):
-            episodes.append(run_episode(variant, index, target, metas, config))
+            episodes.append(run_episode(variant, index, target, metas, config, pictures))
             done += 1
             if progress is not None:
                 progress(done, total)

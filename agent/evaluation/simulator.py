@@ -13,9 +13,12 @@ Design decisions:
 - Each kind of feedback has many phrasings and the noun phrase builder varies word order and
   synonyms, so a score cannot come from tuning the agent to one template. Every phrasing is
   checked against the interpreter and the rule decomposer in the tests.
-- "Closest" is counted in attributes (fewest differing keys, ties to the higher rank): a person
-  with the target in mind sees at a glance which result has the wrong sleeves, not which pose is
-  nearest.
+- "Closest" is counted in attributes first (fewest differing keys): a person with the target in
+  mind sees at a glance which result has the wrong sleeves. Among results equally close in
+  attributes, the one that *looks* most like the target wins (`looks`: the pixel distance of
+  the two pictures, what a person compares), then the higher rank. Without it, every twin of the
+  target (same attributes, other pose and background) would be "closest" and image feedback
+  could never single the target out, which is the only way to find it in the demo world.
 - The random stream is a `random.Random` seeded by a string (stable across runs and Python
   versions), one per episode; two agents given the same pages get the same words.
 """
@@ -23,7 +26,7 @@ Design decisions:
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 # The attribute keys of a demo-world item's meta, in the order a shopper tends to mention them.
@@ -99,8 +102,10 @@ class Utterance:
 class UserSimulator:
     """One episode's shopper: `opening()` first, then `respond(shown)` after each reply."""
 
-    def __init__(self, target_id: int, meta: Mapping, seed: int | str = 0, *, page: int = 10):
+    def __init__(self, target_id: int, meta: Mapping, seed: int | str = 0, *, page: int = 10,
+                 looks: Callable[[int], float] | None = None):
         self.target_id = target_id
+        self.looks = looks  # image id -> how different it looks from the target (smaller: closer)
         self.meta = dict(meta)
         self.page = page  # how many results the user looks at (the first page)
         self.rng = random.Random(f"rummage-simulator:{seed}")
@@ -247,8 +252,12 @@ class UserSimulator:
         return out[:5]  # a person looks at the top of the page first
 
     def _closest(self, shown) -> int:
-        distances = [len(self._differing(meta)) for _, meta in shown]
-        return distances.index(min(distances)) + 1
+        def distance(rank_item):
+            rank, (image_id, meta) = rank_item
+            look = self.looks(image_id) if self.looks is not None else 0.0
+            return (len(self._differing(meta)), look, rank)
+
+        return min(enumerate(shown, 1), key=distance)[0]
 
     # -- phrasing ---------------------------------------------------------------------------
 
