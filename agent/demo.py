@@ -47,7 +47,7 @@ def describe(meta: dict) -> str:
     parts.append(meta.get("category", "?"))
     text = " ".join(parts)
     if meta.get("sleeves"):
-        text += f", {meta['sleeves']} sleeves"
+        text += ", sleeveless" if meta["sleeves"] == "sleeveless" else f", {meta['sleeves']} sleeves"
     if meta.get("length"):
         text += f", {meta['length']} length"
     return text
@@ -72,7 +72,7 @@ def script_for(meta: dict) -> list[str]:
 
 
 def run_demo(home: Path, out: TextIO, progress: Callable | None = None, seed: int = 7,
-             turns_of_feedback: int = 2) -> int:
+             turns_of_feedback: int = 4) -> int:
     from agent.api import Agent
 
     ensure_demo_library(home, progress=progress)
@@ -97,7 +97,7 @@ def run_demo(home: Path, out: TextIO, progress: Callable | None = None, seed: in
             if rank == 1:
                 break
             pick = _closest(reply, target, agent, rank)
-            text = f"more like {pick}" if pick else "not 1"
+            text = f"more like {pick}" if pick else "not 1"  # pick 1 is fine: it is a "like"
             reply = session.say(text)
             _show(out, len(script) + extra + 1, text, reply, target.id, agent)
         out.write(f"\nSession {session.id} is saved: `rummage chat --session {session.id}` "
@@ -112,14 +112,22 @@ def _rank(reply, target_id: int) -> int | None:
 
 
 def _closest(reply, target, agent, target_rank) -> int | None:
-    """The best-ranked shown result, other than rank 1, that matches every attribute."""
-    for result in reply.results[:10]:
-        if result.id == target.id:
-            return result.rank
+    """What a person would point at: of the first page, the result right in the most
+    attributes and, among those, the one that looks most like the target."""
+    from agent.evaluation.runner import Pictures
+
+    page = reply.results[:10]
+    if any(r.id == target.id for r in page):
+        return next(r.rank for r in page if r.id == target.id)
+    looks = Pictures({r.id: r.path for r in page} | {target.id: target.path}).distance_to(
+        target.id)
+
+    def distance(result) -> tuple:
         meta = agent.image(result.id).meta
-        if all(meta.get(k) == target.meta.get(k) for k in ATTRIBUTE_KEYS) and result.rank > 1:
-            return result.rank
-    return None
+        wrong = sum(meta.get(k) != target.meta.get(k) for k in ATTRIBUTE_KEYS)
+        return (wrong, looks(result.id), result.rank)
+
+    return min(page, key=distance).rank if page else None
 
 
 def _show(out: TextIO, number: int, text: str, reply, target_id: int, agent) -> None:

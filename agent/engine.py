@@ -12,6 +12,17 @@ Decisions (numbers from `rummage eval` on the demo library, see README):
   library; a value outside it ("teal") is contrasted with the basic ones.
 - Attribute propositions are phrased with the category in force ("long" → "long dress"),
   because a bare adjective is a weak prompt for CLIP.
+- Image feedback (liked, disliked, the reference) compares the embedding *and* a colour-layout
+  descriptor (`look`), because "more like 3" means "looks like 3": garments with the same
+  attributes embed almost alike (cosine spread 0.003–0.007 among demo twins, whose rank
+  correlation with pixel similarity is only 0.3–0.46), while the 8x8 layout tracks it (0.85–0.92).
+- Weights, measured with the simulated user (60 episodes x 10 turns, 20k demo library;
+  Hits@10 at turns 5 / 10, found at top 1 by turn 10):
+    temperature 100, no look, reference 6, disliked 4   0.67 / 0.85 / 0.62
+    the model's logit scale (~22), look 1                0.72 / 0.92 / 0.72
+    ... and reference 2, disliked 1 (the defaults)       0.82 / 0.98 / 0.87
+    ... with look 2 instead                              0.77 / 0.93 / 0.82
+    no rerank at all                                      0.67 / 0.75 / 0.52 (8 turns)
 """
 
 from __future__ import annotations

@@ -12,10 +12,12 @@ the two ways out (a local checkpoint, or the demo model).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -169,7 +171,8 @@ def _create(spec: ModelSpec, device: str):
     if spec.name == DEMO:
         from retrievers.demo import model as demo_model
 
-        model, preprocess, tokenizer = demo_model.load_model(device=device)
+        with _quiet_root_logger():  # open_clip warns "initialized randomly" before the load
+            model, preprocess, tokenizer = demo_model.load_model(device=device)
         if precision == "fp16":
             model = model.half()
         return model, preprocess, tokenizer
@@ -210,6 +213,17 @@ def _create(spec: ModelSpec, device: str):
     except Exception as e:  # noqa: BLE001 - open_clip raises bare RuntimeError/OSError for I/O
         raise ModelUnavailable(_offline_message(spec, _first_line(e))) from e
     return model, preprocess, open_clip.get_tokenizer(spec.name)
+
+
+@contextmanager
+def _quiet_root_logger():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _check_architecture(name: str | None) -> None:
