@@ -11,6 +11,7 @@ from retrievers.rerank import (
     Criterion,
     CrossEncoderReranker,
     ImageTerms,
+    RerankWeights,
     SoftLogicReranker,
 )
 
@@ -43,8 +44,9 @@ NAMES = list(ITEMS)
 VECTORS = np.stack(list(ITEMS.values()))
 
 
-def ranking(criteria, images=ImageTerms(), first_stage=None):
-    reranker = SoftLogicReranker(ContrastScorer(WordEncoder(), temperature=10.0))
+def ranking(criteria, images=ImageTerms(), first_stage=None, **weights):
+    reranker = SoftLogicReranker(ContrastScorer(WordEncoder(), temperature=10.0),
+                                 RerankWeights(**weights))
     scores = reranker.scores(VECTORS, criteria, images, first_stage)
     return [NAMES[i] for i in np.argsort(-scores, kind="stable")]
 
@@ -73,8 +75,9 @@ def test_a_proposition_without_alternatives_still_counts():
 
 def test_disliked_image_pushes_its_lookalikes_down_and_liked_pulls():
     images = ImageTerms(disliked=ITEMS["red dress"][None], liked=ITEMS["blue dress"][None])
-    order = ranking([], images)
-    assert order[0] == "blue dress" and order.index("red dress") >= 3
+    assert ranking([], images, liked=1.0, disliked=4.0)[-1] == "red dress"
+    assert ranking([], images, liked=4.0, disliked=1.0)[:2] == ["blue dress",
+                                                                "blue striped skirt"]
 
 
 def test_weights_let_older_wishes_count_less():
