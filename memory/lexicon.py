@@ -151,33 +151,29 @@ def _lookup_plain(phrase: str) -> tuple[str, str] | None:
     return None
 
 
-def canonical(text: str) -> str:
-    """One spelling per meaning: "stripes" → "striped", "grey" → "gray", "tee" → "t-shirt"."""
+def _analyse(text: str) -> tuple[str, str | None]:
+    """(canonical spelling, slot) of a phrase; slot None outside the vocabulary."""
     phrase = normalize(text)
     found = _lookup(phrase)
     if found:
-        return found[0]
+        return found
     words = phrase.split()
-    # "cotton shirts" → "cotton shirt": the head noun takes its canonical form.
+    # "cotton shirts" → "cotton shirt": the head noun takes its canonical form and its slot.
     if len(words) >= 2:
         head = _LEXICON.get(words[-1])
         if head and head[1] == "category":
-            return " ".join([*words[:-1], head[0]])
-    return phrase
+            return " ".join([*words[:-1], head[0]]), "category"
+    return phrase, None
+
+
+def canonical(text: str) -> str:
+    """One spelling per meaning: "stripes" → "striped", "grey" → "gray", "tee" → "t-shirt"."""
+    return _analyse(text)[0]
 
 
 def slot_of(text: str) -> str | None:
     """The slot a phrase fills ("navy" → "color"), or None for phrases outside the vocabulary."""
-    phrase = normalize(text)
-    found = _lookup(phrase)
-    if found:
-        return found[1]
-    words = phrase.split()
-    if len(words) >= 2:
-        head = _LEXICON.get(words[-1])
-        if head and head[1] == "category":
-            return "category"
-    return None
+    return _analyse(text)[1]
 
 
 def slot_named(text: str) -> str | None:
