@@ -51,6 +51,7 @@ def main() -> None:
             for step in STEPS:
                 if step in reply.timings:
                     per_step[step].append(reply.timings[step])
+    size = agent.size
     agent.close()
 
     def stats(values: list[float]) -> dict:
@@ -60,7 +61,7 @@ def main() -> None:
 
     report = {
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-        "library_size": agent.size,
+        "library_size": size,
         "steps": {s: stats(v) for s, v in per_step.items() if v},
         "turn_total": stats(totals),
     }

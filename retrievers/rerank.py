@@ -48,7 +48,7 @@ class RerankWeights:
     # Scale applied to cosines before the softmax; None = the model's own learned logit scale
     # (100 for OpenAI's CLIP, ~22 for the demo model), which is what its cosines are calibrated to.
     temperature: float | None = None
-    liked: float = 4.0  # per unit of mean similarity to liked images
+    liked: float = 8.0  # per unit of (recency-weighted) mean similarity to liked images
     disliked: float = 1.0  # per unit of max similarity to disliked images (subtracted)
     reference: float = 2.0  # per unit of similarity to the reference image of "like #k but"
     first_stage: float = 2.0  # per unit of cosine to the fused query
@@ -60,6 +60,7 @@ class ImageTerms:
     liked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     disliked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     reference: np.ndarray | None = None  # one vector
+    liked_weights: np.ndarray | None = None  # one weight per liked image (None: equal)
 
 
 class TextEncoder(Protocol):
@@ -125,7 +126,9 @@ class SoftLogicReranker:
                 total += criterion.weight * np.log(truth)
         seen = candidates if image_space is None else image_space
         if len(images.liked):
-            total += w.liked * (seen @ images.liked.T).mean(axis=1)
+            weights = (images.liked_weights if images.liked_weights is not None
+                       else np.ones(len(images.liked), np.float32))
+            total += w.liked * (seen @ images.liked.T) @ (weights / weights.sum())
         if len(images.disliked):
             total -= w.disliked * (seen @ images.disliked.T).max(axis=1)
         if images.reference is not None:

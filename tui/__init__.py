@@ -1,1 +1,1 @@
-"""tui package."""
+"""The terminal chat, `rummage chat`: a Textual app over the agent's Python API."""

@@ -1,0 +1,1 @@
+"""The widgets of the chat app, one self-contained file each."""
