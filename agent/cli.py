@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rummage",
         description="Conversational image search in the terminal.",
-        epilog="Data lives in $RUMMAGE_HOME (now: %s)." % rummage_home(),
+        epilog=f"Data lives in $RUMMAGE_HOME (now: {rummage_home()}).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

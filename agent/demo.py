@@ -9,8 +9,9 @@ their attributes, and where the target now ranks.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from retrievers.encoders import ModelSpec
 from retrievers.library import Library

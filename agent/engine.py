@@ -32,7 +32,7 @@ Decisions (numbers from `rummage eval` on the demo library, see README):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class EngineConfig:
     exclude_disliked: bool = True  # rejected images never come back
     look: float = 1.0  # weight of the colour-layout descriptor in image-to-image similarity
     liked_decay: float = 0.6  # weight of a liked image per newer like (1: all count the same)
-    weights: RerankWeights = RerankWeights()
+    weights: RerankWeights = field(default_factory=RerankWeights)
 
 
 class Engine:

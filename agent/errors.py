@@ -4,11 +4,10 @@ from __future__ import annotations
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
+    from agent.api import NoSuchSession
     from retrievers.encoders import EncoderError
     from retrievers.images import BadImage
     from retrievers.library import LibraryError
-
-    from agent.api import NoSuchSession
 
     errors: list[type[BaseException]] = [EncoderError, LibraryError, BadImage, NoSuchSession]
     return tuple(errors)

@@ -17,10 +17,10 @@ import os
 import socket
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import urlparse
 
 import numpy as np
@@ -210,7 +210,7 @@ def _create(spec: ModelSpec, device: str):
         model, _, preprocess = open_clip.create_model_and_transforms(
             spec.name, pretrained=spec.pretrained, precision=precision, device=device
         )
-    except Exception as e:  # noqa: BLE001 - open_clip raises bare RuntimeError/OSError for I/O
+    except Exception as e:
         raise ModelUnavailable(_offline_message(spec, _first_line(e))) from e
     return model, preprocess, open_clip.get_tokenizer(spec.name)
 

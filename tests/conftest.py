@@ -89,19 +89,24 @@ DEMO_TEST_ITEMS = 2000
 @pytest.fixture(scope="session")
 def tiny_blip(tmp_path_factory):
     """A randomly initialised BLIP image-text-matching model saved like a user's download."""
-    from transformers import (BertTokenizer, BlipConfig, BlipForImageTextRetrieval,
-                              BlipImageProcessor, BlipProcessor)
+    from transformers import (
+        BertTokenizer,
+        BlipConfig,
+        BlipForImageTextRetrieval,
+        BlipImageProcessor,
+        BlipProcessor,
+    )
 
     folder = tmp_path_factory.mktemp("blip")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "blue", "dress"]
     (folder / "vocab.txt").write_text("\n".join(vocab))
     processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
                               tokenizer=BertTokenizer(str(folder / "vocab.txt")))
-    text = dict(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                intermediate_size=37, encoder_hidden_size=32, bos_token_id=2, sep_token_id=3,
-                pad_token_id=0)
-    vision = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                  intermediate_size=37, image_size=32, patch_size=8)
+    text = {"vocab_size": len(vocab), "hidden_size": 32, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "intermediate_size": 37, "encoder_hidden_size": 32,
+            "bos_token_id": 2, "sep_token_id": 3, "pad_token_id": 0}
+    vision = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "intermediate_size": 37, "image_size": 32, "patch_size": 8}
     model = BlipForImageTextRetrieval(BlipConfig(text_config=text, vision_config=vision,
                                                  projection_dim=16))
     model.save_pretrained(folder / "model")

@@ -63,7 +63,7 @@ def test_search_json_lists_rank_id_path_score(tmp_path, photo_folder, tiny_model
     ],
 )
 def test_user_mistakes_are_one_line_errors(args, message, capsys):
-    code, out, err = run_cli(*args, capsys=capsys)
+    code, _, err = run_cli(*args, capsys=capsys)
     assert code == 2
     assert err.startswith(message) and err.count("\n") == 1 and "Traceback" not in err
 
@@ -96,7 +96,8 @@ def test_kill_9_mid_run_then_rerun_holds_every_file_once(tmp_path, tiny_model_di
     partial = _count(db)
     assert 0 < partial < 400, "the kill must land in the middle of the run"
 
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert f"{400 - partial} added" in done.stdout
     library = Library.open("big", rummage_home)

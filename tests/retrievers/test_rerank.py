@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from retrievers.rerank import (
@@ -44,10 +43,10 @@ NAMES = list(ITEMS)
 VECTORS = np.stack(list(ITEMS.values()))
 
 
-def ranking(criteria, images=ImageTerms(), first_stage=None, **weights):
+def ranking(criteria, images=None, first_stage=None, **weights):
     reranker = SoftLogicReranker(ContrastScorer(WordEncoder(), temperature=10.0),
                                  RerankWeights(**weights))
-    scores = reranker.scores(VECTORS, criteria, images, first_stage)
+    scores = reranker.scores(VECTORS, criteria, images or ImageTerms(), first_stage)
     return [NAMES[i] for i in np.argsort(-scores, kind="stable")]
 
 
