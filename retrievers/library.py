@@ -4,7 +4,8 @@ Layout: `<home>/<name>/library.db` (tables `library`, `images`, `vectors`, `skip
 with `sqlite-utils tables`) and `<home>/<name>/index.faiss`.
 
 Why the vectors live in SQLite and the FAISS index is derived: each batch of images is committed
-with its vectors in one transaction, so a run killed at any moment leaves a table that is true
+with its vectors in one transaction (`db.atomic()`: sqlite-utils' `execute` commits each write
+on its own unless a transaction is open, so a plain `with conn:` block is not one), so a run killed at any moment leaves a table that is true
 (every file at most once, each with its vector). The index is rebuilt or patched from the table;
 a `generation` counter, bumped by every commit and saved beside the index, tells when the index
 on disk is behind the table (after a crash), and opening the library then rebuilds it.
@@ -212,7 +213,7 @@ class Library:
         return dict(self.db.execute("SELECT key, value FROM library").fetchall())
 
     def _set_info(self, **values) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             for key, value in values.items():
                 self.db.execute(
                     "INSERT INTO library(key, value) VALUES (?, ?) "
@@ -300,7 +301,7 @@ class Library:
             todo.append(entry)
         gone = [known[path][0] for path in known if path not in seen]
         report.removed = self._remove_rows(gone)
-        with self.db.conn:
+        with self.db.atomic():
             for path in set(skipped_before) - seen:
                 self.db.execute("DELETE FROM skipped WHERE path = ?", [path])
         self._embed_all(root, todo, known, metadata or {}, report, progress, batch_size,
@@ -333,7 +334,7 @@ class Library:
                 batch = list(pool.map(load, todo[start : start + batch_size]))
                 good = [item for item in batch if not failed(item)]
                 vectors = encoder.encode_pixels([item[2] for item in good]) if good else []
-                with self._lock, self.db.conn:
+                with self._lock, self.db.atomic():
                     for entry, _, _, reason in batch:
                         if isinstance(reason, str):
                             key = _path_text(entry.path)
@@ -390,7 +391,7 @@ class Library:
             )
 
         if commit:
-            with self.db.conn:
+            with self.db.atomic():
                 write()
         else:
             write()
@@ -398,7 +399,7 @@ class Library:
     def _remove_rows(self, ids: Sequence[int]) -> int:
         if not ids:
             return 0
-        with self._lock, self.db.conn:
+        with self._lock, self.db.atomic():
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start : start + 500])
                 marks = ",".join("?" * len(chunk))

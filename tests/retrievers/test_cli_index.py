@@ -95,6 +95,7 @@ def test_kill_9_mid_run_then_rerun_holds_every_file_once(tmp_path, tiny_model_di
     child.wait()
     partial = _count(db)
     assert 0 < partial < 400, "the kill must land in the middle of the run"
+    assert _count(db, "vectors") == partial  # a row is never committed without its vector
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
                           check=False)
@@ -108,11 +109,11 @@ def test_kill_9_mid_run_then_rerun_holds_every_file_once(tmp_path, tiny_model_di
     assert {r[0] for r in library.db.execute("SELECT id FROM vectors")} == ids
 
 
-def _count(db: Path) -> int:
+def _count(db: Path, table: str = "images") -> int:
     import sqlite3
 
     try:
         with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM images").fetchone()[0]
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     except sqlite3.Error:
         return 0

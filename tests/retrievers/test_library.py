@@ -87,7 +87,7 @@ def test_stale_index_is_rebuilt_from_the_table(rummage_home, photo_folder, spec)
     library = Library.create(rummage_home, "photos", spec)
     library.index_folder(photo_folder)
     # A crash between committing rows and saving the index: the table moved on.
-    with library.db.conn:
+    with library.db.atomic():
         library.db.execute("DELETE FROM vectors WHERE id = 1")
         library.db.execute("DELETE FROM images WHERE id = 1")
         library._bump_generation()
