@@ -28,6 +28,12 @@ Decisions (numbers from `rummage eval` on the demo library, see README):
     ... liked 8                                           0.81 / 0.94 / 0.83
     ... liked 8, newer likes count more (0.6 per like)    0.82 / 0.93 / 0.89  (the defaults)
     ... and look 2                                        0.81 / 0.92 / 0.91
+  and on 150 episodes, the near-tied first page spread over looks (MMR, `diversity`):
+    without                                               0.82 / 0.95 / 0.89
+    diversity 0.5 / 2 / 4 (4 is the default)              0.82 / 0.95 / 0.89, 0.85 / 0.96 /
+                                                          0.93, 0.87 / 0.96 / 0.93
+  Why it helps: among twins, a page of ten look-alikes gives the user nothing to choose between;
+  a varied page lets "more like 3" say something.
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ class EngineConfig:
     exclude_disliked: bool = True  # rejected images never come back
     look: float = 1.0  # weight of the colour-layout descriptor in image-to-image similarity
     liked_decay: float = 0.6  # weight of a liked image per newer like (1: all count the same)
+    diversity: float = 4.0  # MMR weight that spreads near-tied results over different looks
+    tie_margin: float = 1.0  # score distance from the best within which results count as tied
     weights: RerankWeights = field(default_factory=RerankWeights)
 
 
@@ -152,6 +160,26 @@ class Engine:
             paths = [rows[int(i)]["path"] for i in ids]
         return reranker.scores(vectors, self.criteria(state), images, first_stage, paths,
                                image_space=features)
+
+
+def diversify(order: np.ndarray, scores: np.ndarray, looks: np.ndarray, k: int,
+              weight: float, margin: float) -> np.ndarray:
+    """The first page re-picked by maximal marginal relevance among near-tied results.
+
+    `order` is best first; `scores` and `looks` follow it. Only results within `margin` of the
+    best score compete, so a clearly better result is never displaced by a merely different one.
+    """
+    tied = int(np.sum(scores >= scores[0] - margin))
+    if weight <= 0 or tied <= 1:
+        return order
+    pool = list(range(min(len(order), max(tied, k))))
+    chosen: list[int] = [pool.pop(0)]
+    while pool and len(chosen) < k:
+        sims = looks[pool] @ looks[chosen].T
+        gains = scores[pool] - weight * sims.max(axis=1)
+        chosen.append(pool.pop(int(np.argmax(gains))))
+    rest = [i for i in range(len(order)) if i not in set(chosen)]
+    return order[np.array(chosen + rest)]
 
 
 def alternatives(text: str, slot: str | None) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Annotated, TypedDict
 from langgraph.graph import END, START, StateGraph
 
 from agent.decompose import Proposition
-from agent.engine import Engine
+from agent.engine import Engine, diversify
 from agent.interpret import UnknownReference, interpret
 from memory.cascade import (
     Constraint,
@@ -164,6 +164,10 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
             final = engine.rerank(memory_of(state), ids, scores)
             order = np.argsort(-final, kind="stable")
             ids, scores = ids[order], final[order]
+            if engine.config.diversity > 0:
+                page = diversify(np.arange(len(ids)), scores, engine.library.appearance(ids),
+                                 options.k, engine.config.diversity, engine.config.tie_margin)
+                ids, scores = ids[page], scores[page]
         return {"candidates": ids[: options.k].tolist(),
                 "scores": [float(s) for s in scores[: options.k]]}
 
