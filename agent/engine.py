@@ -93,9 +93,6 @@ class Engine:
     def encoder(self):
         return self.library.encoder
 
-    def with_config(self, config: EngineConfig) -> Engine:
-        return Engine(self.library, config, self.scorer)
-
     # -- first stage -----------------------------------------------------------------------
 
     def query_vector(self, state: QueryState) -> np.ndarray:
@@ -134,15 +131,28 @@ class Engine:
 
     def image_features(self, ids) -> np.ndarray:
         """What image feedback compares: the embedding, and the look when it has a weight."""
-        vectors = self.library.vectors(ids)
+        return self._combine(self.library.vectors(ids), self.library.appearance(ids))
+
+    def _combine(self, vectors: np.ndarray, looks: np.ndarray) -> np.ndarray:
         if self.config.look <= 0:
             return vectors
-        looks = self.library.appearance(ids) * np.sqrt(self.config.look)
-        return np.hstack([vectors, looks]).astype(np.float32)
+        return np.hstack([vectors, looks * np.sqrt(self.config.look)]).astype(np.float32)
 
-    def rerank(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray) -> np.ndarray:
-        vectors = self.library.vectors(ids)
-        features = self.image_features(ids) if self.config.look > 0 else vectors
+    def rank(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray,
+             k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates reranked, best first, with a varied first page among near ties."""
+        vectors, looks = self.library.vectors(ids), self.library.appearance(ids)
+        final = self.rerank(state, ids, first_stage, vectors, self._combine(vectors, looks))
+        order = np.argsort(-final, kind="stable")
+        if self.config.diversity > 0:
+            page = diversify(np.arange(len(order)), final[order], looks[order], k,
+                             self.config.diversity, self.config.tie_margin)
+            order = order[page]
+        return ids[order], final[order]
+
+    def rerank(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray,
+               vectors: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """A score per candidate; `vectors` are their embeddings, `features` image_features()."""
         images = ImageTerms(
             liked=self.image_features(state.liked) if state.liked else ImageTerms().liked,
             disliked=(self.image_features(state.disliked) if state.disliked

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
 
+import numpy as np
 from langgraph.graph import END, START, StateGraph
 
 from agent.decompose import Proposition
-from agent.engine import Engine, diversify
+from agent.engine import Engine
 from agent.interpret import UnknownReference, interpret
 from memory.cascade import (
     Constraint,
@@ -156,18 +157,10 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         return {"candidates": ids[0][keep].tolist(), "scores": scores[0][keep].tolist()}
 
     def do_rerank(state: TurnState) -> dict:
-        import numpy as np
-
         ids = np.asarray(state["candidates"], np.int64)
         scores = np.asarray(state["scores"], np.float32)
         if engine.config.rerank and len(ids):
-            final = engine.rerank(memory_of(state), ids, scores)
-            order = np.argsort(-final, kind="stable")
-            ids, scores = ids[order], final[order]
-            if engine.config.diversity > 0:
-                page = diversify(np.arange(len(ids)), scores, engine.library.appearance(ids),
-                                 options.k, engine.config.diversity, engine.config.tie_margin)
-                ids, scores = ids[page], scores[page]
+            ids, scores = engine.rank(memory_of(state), ids, scores, options.k)
         return {"candidates": ids[: options.k].tolist(),
                 "scores": [float(s) for s in scores[: options.k]]}
 
