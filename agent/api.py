@@ -242,14 +242,16 @@ class Session:
 
     @property
     def history(self) -> list[Exchange]:
-        values = self.agent.graph.get_state(_thread(self.id)).values
         return [Exchange(text=h["text"], reply=self._reply(h["reply"], {}))
-                for h in values.get("history", [])]
+                for h in self._history()]
 
     @property
     def last_reply(self) -> Reply | None:
-        history = self.history
-        return history[-1].reply if history else None
+        history = self._history()  # only the last exchange's rows are read
+        return self._reply(history[-1]["reply"], {}) if history else None
+
+    def _history(self) -> list[dict]:
+        return self.agent.graph.get_state(_thread(self.id)).values.get("history", [])
 
     def _run(self, request: dict) -> Reply:
         with self._lock:
