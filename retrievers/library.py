@@ -5,10 +5,11 @@ with `sqlite-utils tables`) and `<home>/<name>/index.faiss`.
 
 Why the vectors live in SQLite and the FAISS index is derived: each batch of images is committed
 with its vectors in one transaction (`db.atomic()`: sqlite-utils' `execute` commits each write
-on its own unless a transaction is open, so a plain `with conn:` block is not one), so a run killed at any moment leaves a table that is true
-(every file at most once, each with its vector). The index is rebuilt from the table;
-a `generation` counter, bumped by every commit and saved beside the index, tells when the index
-on disk is behind the table (after a crash), and opening the library then rebuilds it.
+on its own unless a transaction is open, so a plain `with conn:` block is not one), so a run
+killed at any moment leaves a table that is true (every file at most once, each with its
+vector). The index is rebuilt from the table; a `generation` counter, bumped by every commit
+and saved beside the index, tells when the index on disk is behind the table (after a crash),
+and opening the library then rebuilds it.
 
 Why unchanged files are recognised by size and mtime: hashing 100k photos costs minutes, a stat
 costs microseconds; a file whose size and mtime match its row is not read again.
