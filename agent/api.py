@@ -22,33 +22,55 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from agent.decompose import RuleDecomposer
 from agent.engine import Engine, EngineConfig
+from agent.errors import NoSuchSession, UnknownSetting
 from agent.graph import GraphOptions, build_graph
 from memory.cascade import QueryState
 from memory.store import Store
+from retrievers.home import rummage_home
 from retrievers.library import Library
-from retrievers.rerank import PropositionScorer
+from retrievers.rerank import PropositionScorer, RerankWeights
 
-
-class NoSuchSession(LookupError):
-    def __init__(self, session_id: str, library: str):
-        super().__init__(f"No session {session_id!r} in library {library!r}: "
-                         "`rummage chat` lists past sessions")
+__all__ = ["Agent", "AgentConfig", "NoSuchSession", "Reply", "Result", "Session"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class AgentConfig:
+    """Every knob of an agent: the conversation's here, retrieval's in `engine`, and the
+    reranker's in `engine.weights`. `with_changes(name=value)` finds a knob by its name."""
+
     k: int = 10  # results per reply
-    candidates: int = 400  # FAISS candidates reranked per turn
     memory: bool = True  # False = "single": each turn alone, nothing remembered
     concat: bool = False  # True = "concat": all turns' text joined into one query
     decompose: bool = True  # False = "no-decompose": each turn's text is one proposition
-    rerank: bool = True  # False = "no-rerank": the first-stage FAISS order is final
-    reference_mix: float = 0.5  # share of the image in "like #k but ..." (0..1)
+    engine: EngineConfig = field(default_factory=EngineConfig)  # retrieval, rerank, weights
+
+    def with_changes(self, **changes) -> AgentConfig:
+        """A copy with knobs changed by name, wherever they live: `rerank=False`
+        (EngineConfig), `liked=4.0` (RerankWeights), `k=100` (here)."""
+        own, engine, weights = {}, {}, {}
+        names = {f.name for f in fields(AgentConfig)}
+        engine_names = {f.name for f in fields(EngineConfig)}
+        weight_names = {f.name for f in fields(RerankWeights)}
+        for name, value in changes.items():
+            if name in names:
+                own[name] = value
+            elif name in engine_names:
+                engine[name] = value
+            elif name in weight_names:
+                weights[name] = value
+            else:
+                raise UnknownSetting(name, sorted(names | engine_names | weight_names))
+        config = replace(self, **own)
+        if weights:
+            engine["weights"] = replace(engine.get("weights", config.engine.weights), **weights)
+        if engine:
+            config = replace(config, engine=replace(config.engine, **engine))
+        return config
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,11 +130,9 @@ class Agent:
         self.library = library
         self.config = config
         self.persist = persist
-        self.decomposer = decomposer or RuleDecomposer()
+        self.decomposer = decomposer or RuleDecomposer(library.vocabulary)
         self._shared = _shared if _shared is not None else {"lock": threading.Lock()}
-        engine_config = EngineConfig(candidates=config.candidates, rerank=config.rerank,
-                                     reference_mix=config.reference_mix)
-        self.engine = Engine(library, engine_config, scorer)
+        self.engine = Engine(library, config.engine, scorer)
         if "checkpointer" not in self._shared:
             self._shared["checkpointer"], self._shared["store"] = self._open_persistence()
         options = GraphOptions(k=config.k, memory=config.memory, concat=config.concat,
@@ -134,15 +154,14 @@ class Agent:
     def open(cls, name_or_path: str | Path, *, home: Path | None = None,
              config: AgentConfig = AgentConfig(), persist: bool = True, **kwargs) -> Agent:
         """Open a library by name (under RUMMAGE_HOME) or by folder path."""
-        if home is None:
-            from agent.cli import rummage_home
-
-            home = rummage_home()
+        home = rummage_home() if home is None else home
         return cls(Library.open(name_or_path, home), config=config, persist=persist, **kwargs)
 
     def variant(self, **changes) -> Agent:
-        """The same library, model and sessions store with another configuration (ablations)."""
-        return Agent(self.library, config=replace(self.config, **changes), persist=self.persist,
+        """The same library, model and sessions store with other settings (ablations); any
+        knob of AgentConfig, EngineConfig or RerankWeights by name: `variant(rerank=False)`."""
+        return Agent(self.library, config=self.config.with_changes(**changes),
+                     persist=self.persist,
                      decomposer=self.decomposer, scorer=self.engine.scorer,
                      _shared=self._shared)
 

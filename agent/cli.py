@@ -1,31 +1,25 @@
-"""The `rummage` command line: index folders, search, talk to the agent, evaluate, chat.
+"""The agent's commands of `rummage`: index folders, search, ask, evaluate, show vocabularies.
 
-This is the edge where environment variables are read and where library errors become one
-line on stderr and a non-zero exit; nothing below it prints or exits.
+This is an edge where library errors become one line on stderr and a non-zero exit; nothing
+below it prints or exits. The console script itself is `tui.cli:main`, the outermost layer,
+which adds `chat` to these commands: the agent never imports the terminal app.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from platformdirs import user_data_dir
+from agent.errors import CliError
+from retrievers.home import rummage_home
 
 EXIT_USER_ERROR = 2
 
 
-class CliError(Exception):
-    """A user mistake: printed as one line, exit code 2."""
-
-
-def rummage_home() -> Path:
-    return Path(os.environ.get("RUMMAGE_HOME") or user_data_dir("rummage")).expanduser()
-
-
-def _progress_bar(description: str):
+def progress_bar(description: str):
     from tqdm import tqdm
 
     bar = None
@@ -53,18 +47,24 @@ def cmd_index(args) -> int:
     if not folder.is_dir():
         raise CliError(f"No such folder: {args.folder}")
     home = rummage_home()
+    vocabulary = _vocabulary_ref(args.vocabulary) if args.vocabulary else None
     existing = home / args.library / "library.db"
     if existing.is_file() and not (args.model or args.checkpoint or args.pretrained):
         library = Library.open(args.library, home)  # the library remembers its model
+        if vocabulary is not None:  # switching vocabularies keeps the images
+            spec = library.spec
+            library.close()
+            library = Library.create(home, args.library, spec, vocabulary=vocabulary)
     else:
         # Load the model before creating anything, so a bad name leaves no empty library.
         spec = ModelSpec.from_options(args.model, args.pretrained, args.checkpoint)
-        library = Library.create(home, args.library, spec, encoder=Encoder.load(spec))
+        library = Library.create(home, args.library, spec, vocabulary=vocabulary,
+                                 encoder=Encoder.load(spec))
     try:
         library.encoder  # noqa: B018 - fail on the model before walking the folder
-        print(f"Indexing {folder} into library {library.name!r} with {library.spec.label}",
-              file=sys.stderr)
-        report = library.index_folder(folder, progress=_progress_bar("embedding"))
+        print(f"Indexing {folder} into library {library.name!r} with {library.spec.label} "
+              f"(vocabulary {library.vocabulary_ref})", file=sys.stderr)
+        report = library.index_folder(folder, progress=progress_bar("embedding"))
     finally:
         library.close()
     rate = report.embedded / report.seconds if report.seconds else 0.0
@@ -131,11 +131,50 @@ def cmd_libraries(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from agent.demo import run_demo
+    from agent.api import Agent
+    from retrievers.demo.tour import DEMO_LIBRARY, ensure_demo_library, run_tour
 
     print("Preparing the demo library (first run: ~20,000 drawn garments, then embedded)...",
           file=sys.stderr)
-    return run_demo(rummage_home(), sys.stdout, progress=_progress_bar, seed=args.seed)
+    home = rummage_home()
+    ensure_demo_library(home, progress=progress_bar)
+    agent = Agent.open(DEMO_LIBRARY, home=home)
+    try:
+        return run_tour(agent, sys.stdout, seed=args.seed)
+    finally:
+        agent.close()
+
+
+def _vocabulary_ref(ref: str) -> str:
+    """A shipped name as it is, a file as its absolute path; checked by loading it."""
+    from retrievers.vocabulary import SHIPPED, load_vocabulary
+
+    if ref not in SHIPPED and Path(ref).expanduser().is_file():
+        ref = str(Path(ref).expanduser().resolve())
+    load_vocabulary(ref)  # a bad file fails here, in one line, before anything is written
+    return ref
+
+
+def cmd_vocabulary(args) -> int:
+    from retrievers.library import Library
+    from retrievers.vocabulary import list_vocabularies, load_vocabulary
+
+    if args.action == "list":
+        for name in list_vocabularies():
+            vocabulary = load_vocabulary(name)
+            print(f"{name:<8} {sum(len(s.values) for s in vocabulary.slots):>4} values in "
+                  f"{len(vocabulary.slots)} slots  {vocabulary.description}")
+        return 0
+    if args.library:
+        library = Library.open(args.library, rummage_home())
+        try:
+            ref = library.vocabulary_ref
+        finally:
+            library.close()
+    else:
+        ref = _vocabulary_ref(args.name or "photos")
+    print(load_vocabulary(ref).describe())
+    return 0
 
 
 def cmd_ask(args) -> int:
@@ -170,18 +209,6 @@ def cmd_ask(args) -> int:
     return 0
 
 
-def cmd_chat(args) -> int:
-    # The CLI is the outermost layer, so it may start the TUI (imported here, lazily).
-    from tui.app import run_chat
-
-    home = rummage_home()
-    if args.library == "demo":
-        from agent.demo import ensure_demo_library
-
-        ensure_demo_library(home, progress=_progress_bar)
-    return run_chat(args.library, args.session, home)
-
-
 # -- the parser ----------------------------------------------------------------------------
 
 
@@ -193,7 +220,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", help="local weights file or open_clip model folder")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(more: Sequence[Callable] = ()) -> argparse.ArgumentParser:
+    """The parser of the agent's commands; each of `more` adds commands to its subparsers."""
     parser = argparse.ArgumentParser(
         prog="rummage",
         description="Conversational image search in the terminal.",
@@ -208,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="FOLDER")
     p.add_argument("--library", "-l", required=True, help="library name to create or update")
     _add_model_options(p)
+    p.add_argument("--vocabulary", metavar="NAME|PATH",
+                   help="how the library reads requests: 'photos' (default for a new library), "
+                   "'demo', or your own JSON file (remembered by the library; see `rummage "
+                   "vocabulary show`)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="one-shot search by text or by image")
@@ -239,25 +271,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rerank with a local BLIP image-text-matching model folder (slower)")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="the terminal chat app",
-                       description="Chat with the agent in a terminal app with thumbnails.")
-    p.add_argument("--library", "-l", default="demo")
-    p.add_argument("--session", "-s", help="resume this session")
-    p.set_defaults(func=cmd_chat)
+    p = sub.add_parser("vocabulary", help="show the words a library understands",
+                       description="A vocabulary says which words fill which slot (colour, "
+                       "animal, ...), their spellings and how each is phrased for the model. "
+                       "`show` prints one (a shipped name, a JSON file, or --library's); `list` "
+                       "the shipped ones.")
+    p.add_argument("action", choices=["show", "list"])
+    p.add_argument("name", nargs="?", metavar="NAME|PATH", help="photos, demo or a JSON file")
+    p.add_argument("--library", "-l", help="show the vocabulary this library uses")
+    p.set_defaults(func=cmd_vocabulary)
 
-    try:
-        from agent.evaluation.cli import add_commands
-    except ImportError:  # the evaluation package is optional in a stripped install
-        pass
-    else:
-        add_commands(sub)
+    from agent.evaluation.cli import add_commands
+
+    for add in (add_commands, *more):
+        add(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from agent.errors import user_errors
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that are a user's mistake (one line, exit 2) rather than a bug."""
+    from agent.errors import AgentError
+    from memory.store import StoreError
+    from retrievers.encoders import EncoderError
+    from retrievers.images import BadImage
+    from retrievers.library import LibraryError
+    from retrievers.vocabulary import VocabularyError
 
-    parser = build_parser()
+    return (CliError, AgentError, EncoderError, LibraryError, BadImage, StoreError,
+            VocabularyError)
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run one command; `parser` is build_parser() with more commands (tui.cli adds chat)."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -267,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rummage: interrupted", file=sys.stderr)
         return 130
-    except (CliError, *user_errors()) as e:
+    except user_errors() as e:
         print(f"rummage: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
 

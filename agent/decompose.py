@@ -4,8 +4,9 @@ Divide and conquer as in NDCR: "a long navy dress with white polka dots, not che
 to score as dress ∧ long ∧ navy ∧ white polka-dot ∧ ¬checked than as one sentence.
 
 The rule decomposer, in order:
-1. Whole-sentence idioms are rewritten first ("anything but X" → "not X", "no sleeves" →
-   "sleeveless", "X instead of Y" → "X, not Y").
+1. Whole-sentence idioms are rewritten first ("anything but X" → "not X", "X instead of Y" →
+   "X, not Y"), and so are the vocabulary's spellings that begin with a negation word ("no
+   sleeves" in the demo world's means "sleeveless"): read word by word, their "no" would negate.
 2. The text is cut into chunks at commas, semicolons, full stops and "but". A chunk that is a
    revocation ("stripes are fine", "forget the color", "any color", "I don't mind checks")
    yields polarity-0 propositions.
@@ -14,17 +15,23 @@ The rule decomposer, in order:
    ("with", "that", "which", "has", "is", "but"). A negation does not cross a comma, except in
    a list that ends in "or"/"nor" ("no stripes, dots or checks").
 4. Each phrase left between the cue and connective words loses its filler words and is split
-   into attributes by the lexicon (head noun first); unknown phrases stay whole.
+   into attributes by the library's vocabulary (head noun first); unknown phrases stay whole.
+   A negated slot name wants what the vocabulary says it means ("no pattern" → solid, when
+   the vocabulary says so), not a negation of nothing.
+
+The words of the rules are English, not any one world's: what is a colour or a dog comes from
+the vocabulary (retrievers.vocabulary) the decomposer is built with.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from memory import lexicon
+from retrievers.vocabulary import Vocabulary, normalize
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +89,6 @@ _LEAD_IN = re.compile(
 # Rewrites applied before chunking; each keeps the meaning but makes the rules simpler.
 _IDIOMS = (
     (r"\banything but\b", "not"),
-    (r"\b(?:no|without|not with|not having) sleeves\b", "sleeveless"),
     (r"\b(?:instead of|rather than|other than)\b", "not"),
 )
 
@@ -90,10 +96,10 @@ _IDIOMS = (
 # --- the rule decomposer -----------------------------------------------------------------------
 
 
-def decompose(text: str) -> list[Proposition]:
+def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
-    clean = lexicon.normalize(text)
-    for pattern, replacement in _IDIOMS:
+    clean = normalize(text)
+    for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
     chunks = _chunks(clean)
     out: list[Proposition] = []
@@ -102,23 +108,34 @@ def decompose(text: str) -> list[Proposition]:
         chunk = _LEAD_IN.sub("", chunk).strip()
         if not chunk:
             continue
-        revoked = _revocation(chunk)
+        revoked = _revocation(chunk, vocabulary)
         if revoked is not None:
             out.extend(revoked)
             carried = False
             continue
         start = -1 if carried and separator == "," else 1
-        found, ends_negative = _clause(chunk, start)
+        found, ends_negative = _clause(chunk, start, vocabulary)
         out.extend(found)
         carried = ends_negative and _list_ends_in_or(chunks[index + 1:])
     return _dedupe(out)
 
 
 class RuleDecomposer:
-    """The default decomposer: English rules and the lexicon, no model."""
+    """The default decomposer: English rules and a library's vocabulary, no model."""
+
+    def __init__(self, vocabulary: Vocabulary):
+        self.vocabulary = vocabulary
 
     def __call__(self, text: str) -> list[Proposition]:
-        return decompose(text)
+        return decompose(text, self.vocabulary)
+
+
+@functools.lru_cache(maxsize=8)
+def _negative_spellings(vocabulary: Vocabulary) -> tuple[tuple[str, str], ...]:
+    """Rewrites of the vocabulary's spellings that begin with a negation cue, longest first."""
+    cues = {cue.split()[0] for cue in _NEGATIONS}
+    return tuple((rf"\b{re.escape(spelling)}\b", value)
+                 for spelling, value in vocabulary.negative_spellings(cues))
 
 
 def _chunks(text: str) -> list[tuple[str, str]]:
@@ -140,7 +157,7 @@ def _list_ends_in_or(rest: list[tuple[str, str]]) -> bool:
     return False
 
 
-def _revocation(chunk: str) -> list[Proposition] | None:
+def _revocation(chunk: str, vocabulary: Vocabulary) -> list[Proposition] | None:
     """Polarity-0 propositions when the chunk revokes something, [] for noise, else None."""
     if _NOISE.fullmatch(chunk):
         return []
@@ -149,19 +166,20 @@ def _revocation(chunk: str) -> list[Proposition] | None:
         if not match:
             continue
         target = match.group("x").strip()
-        slot = lexicon.slot_named(target)
+        slot = vocabulary.slot_named(target)
         if slot is not None:
             return [Proposition(text=slot, polarity=0, said=chunk)]
         if slot_only:
             continue
         phrases = [p for p in re.split(r"\s*\b(?:and|or|nor|&)\b\s*", target) if p]
-        found = [text for phrase in phrases for text in _attributes(phrase)]
+        found = [text for phrase in phrases for text in _attributes(phrase, vocabulary)]
         if found:
             return [Proposition(text=text, polarity=0, said=chunk) for text in found]
     return None
 
 
-def _clause(chunk: str, polarity: int) -> tuple[list[Proposition], bool]:
+def _clause(chunk: str, polarity: int,
+            vocabulary: Vocabulary) -> tuple[list[Proposition], bool]:
     """Propositions of one chunk and whether it ended inside a negation."""
     words = chunk.split()
     out: list[Proposition] = []
@@ -171,13 +189,14 @@ def _clause(chunk: str, polarity: int) -> tuple[list[Proposition], bool]:
     def flush() -> None:
         nonlocal negated_phrases
         said = " ".join(phrase)
-        if polarity < 0 and lexicon.slot_named(said) == "pattern":
-            # "no pattern" wants a plain garment; a negated slot name would match nothing.
-            out.append(Proposition(text="solid", polarity=1, said=said))
+        instead = vocabulary.negated_name(vocabulary.slot_named(said)) if polarity < 0 else None
+        if instead:
+            # "no pattern" wants a plain thing; a negated slot name would match nothing.
+            out.append(Proposition(text=instead, polarity=1, said=said))
             negated_phrases += 1
             phrase.clear()
             return
-        for text in _attributes(said):
+        for text in _attributes(said, vocabulary):
             out.append(Proposition(text=text, polarity=polarity, said=said))
             negated_phrases += polarity < 0
         phrase.clear()
@@ -214,11 +233,11 @@ def _negation_at(words: list[str], i: int) -> int:
     return 0
 
 
-def _attributes(phrase: str) -> list[str]:
+def _attributes(phrase: str, vocabulary: Vocabulary) -> list[str]:
     words = [w for w in phrase.split() if w not in _FILLER]
     if not words:
         return []
-    return lexicon.split(" ".join(words))
+    return vocabulary.split(" ".join(words))
 
 
 def _dedupe(found: list[Proposition]) -> list[Proposition]:
@@ -234,23 +253,24 @@ def _dedupe(found: list[Proposition]) -> list[Proposition]:
 
 # --- a language model as decomposer --------------------------------------------------------
 
-DEFAULT_PROMPT = """\
-Split the shopper's request into short propositions, one per line.
+PROMPT = """\
+Split the {who}'s request into short propositions, one per line.
 Start each line with + for something wanted, - for something not wanted, 0 for something the
-shopper no longer cares about. Use short phrases: a colour, a pattern, a garment, a detail.
+{who} no longer cares about. Use short phrases: {slots}, a detail.
 
-Request: a red dress with long sleeves, not striped
-+ dress
-+ red
-+ long sleeves
-- striped
-
-Request: actually, stripes are fine, but no green
-0 stripes
-- green
-
-Request: {text}
+{examples}Request: {{text}}
 """
+
+
+def prompt_for(vocabulary: Vocabulary) -> str:
+    """The instruction and worked examples for a language model, in the vocabulary's words;
+    `{text}` is left in it for the request."""
+    slots = ", ".join(f"a {slot.name.replace('_', ' ')}" for slot in vocabulary.slots[:6])
+    examples = "".join(f"Request: {e.request}\n" + "".join(f"{line}\n" for line in e.lines)
+                       + "\n" for e in vocabulary.examples)
+    return PROMPT.format(who=vocabulary.who, slots=slots or "a thing, a colour",
+                         examples=examples)
+
 
 _LINE = re.compile(r"^(?:\d+[.)]\s*|[*\u2022]\s+)?(\+1|-1|\+|-|\u2212|0|not\b)\s*[:.)]?\s*(.+)$",
                    re.IGNORECASE)
@@ -264,19 +284,21 @@ class LLMDecomposer:
     the rule decomposer, so a weak model can make answers better but never empty.
     """
 
-    def __init__(self, generate: Callable[[str], str], prompt: str = DEFAULT_PROMPT,
-                 fallback: Decomposer | None = None):
+    def __init__(self, generate: Callable[[str], str], vocabulary: Vocabulary,
+                 prompt: str | None = None, fallback: Decomposer | None = None):
         self.generate = generate
-        self.prompt = prompt
-        self.fallback = fallback or RuleDecomposer()
+        self.vocabulary = vocabulary
+        self.prompt = prompt or prompt_for(vocabulary)
+        self.fallback = fallback or RuleDecomposer(vocabulary)
 
     def __call__(self, text: str) -> list[Proposition]:
-        parsed = parse_lines(self.generate(self.prompt.format(text=text)))
+        parsed = parse_lines(self.generate(self.prompt.replace("{text}", text)),
+                             self.vocabulary)
         return parsed if parsed else self.fallback(text)
 
     @classmethod
-    def from_pretrained(cls, model_path: str, *, max_new_tokens: int = 64,
-                        **kwargs) -> LLMDecomposer:
+    def from_pretrained(cls, model_path: str, vocabulary: Vocabulary, *,
+                        max_new_tokens: int = 64, **kwargs) -> LLMDecomposer:
         """A decomposer over a local or hub text-generation model, loaded on first use."""
         pipe = None
 
@@ -290,10 +312,10 @@ class LLMDecomposer:
                           return_full_text=False)
             return result[0]["generated_text"]
 
-        return cls(generate, **kwargs)
+        return cls(generate, vocabulary, **kwargs)
 
 
-def parse_lines(output: str) -> list[Proposition]:
+def parse_lines(output: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Propositions from "+ navy" lines; stops where the model starts a new request."""
     out: list[Proposition] = []
     for raw in output.splitlines():
@@ -303,7 +325,7 @@ def parse_lines(output: str) -> list[Proposition]:
         match = _LINE.match(line)
         if not match:
             continue
-        text = lexicon.canonical(match.group(2).strip(" \"'"))
+        text = vocabulary.canonical(match.group(2).strip(" \"'"))
         if text:
             out.append(Proposition(text=text, polarity=_POLARITY[match.group(1).lower()],
                                    said=match.group(2).strip()))

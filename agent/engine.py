@@ -7,10 +7,11 @@ Decisions (numbers from `rummage eval` on the demo library, see README):
   `reference_mix`; liked images pull and disliked ones push (Rocchio). Negatives are left to
   the reranker: a CLIP text embedding of "not checked" is close to "checked".
 - Every proposition is scored against the same proposition with its slot's other values
-  (its alternatives): "blue dress" against "red dress", "green dress", ... The values come
-  from a basic vocabulary (the 12 basic colours, 4 patterns, ...) so the contrast works for any
-  library; a value outside it ("teal") is contrasted with the basic ones.
-- Attribute propositions are phrased with the category in force ("long" → "long dress"),
+  (its alternatives): "blue dress" against "red dress", "green dress", ...; "dog" against
+  "cat", "horse", ... The values and their phrasing come from the library's vocabulary
+  (retrievers.vocabulary), whose slots list the values worth contrasting; a value outside that
+  list ("teal") is contrasted with the listed ones.
+- Attribute propositions are phrased with the head noun in force ("long" → "long dress"),
   because a bare adjective is a weak prompt for CLIP.
 - Image feedback (liked, disliked, the reference) compares the embedding *and* a colour-layout
   descriptor (`look`), because "more like 3" means "looks like 3": garments with the same
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from memory.cascade import Constraint, QueryState
+from memory.cascade import QueryState
 from retrievers.library import Library
 from retrievers.rerank import (
     ContrastScorer,
@@ -52,17 +53,7 @@ from retrievers.rerank import (
     RerankWeights,
     SoftLogicReranker,
 )
-
-BASIC_VALUES: dict[str, tuple[str, ...]] = {
-    "color": ("black", "white", "gray", "red", "orange", "yellow", "green", "blue", "navy",
-              "purple", "pink", "brown"),
-    "pattern": ("solid", "striped", "polka-dot", "checked"),
-    "sleeves": ("sleeveless", "short sleeves", "long sleeves"),
-    "length": ("short", "knee-length", "long"),
-    "category": ("t-shirt", "shirt", "sweater", "jacket", "dress", "skirt", "trousers", "shorts"),
-}
-PATTERN_NOUNS = {"striped": "stripes", "polka-dot": "polka dots", "checked": "checks",
-                 "floral": "flowers"}
+from retrievers.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,10 +75,11 @@ class Engine:
     """Retrieval and reranking over one library; shared by every session of an Agent."""
 
     def __init__(self, library: Library, config: EngineConfig = EngineConfig(),
-                 scorer: PropositionScorer | None = None):
+                 scorer: PropositionScorer | None = None, vocabulary: Vocabulary | None = None):
         self.library = library
         self.config = config
         self.scorer = scorer
+        self.vocabulary = vocabulary or library.vocabulary
 
     @property
     def encoder(self):
@@ -101,7 +93,8 @@ class Engine:
         if wanted:
             weights = np.array([c.weight(state.turn) for c in wanted], np.float32)
             own = self.encoder.encode_texts([c.text for c in wanted])
-            sentence = self.encoder.encode_texts([render_sentence(wanted)])[0]
+            sentence = self.encoder.encode_texts([self.vocabulary.render_sentence(
+                [(c.text, c.slot) for c in wanted])])[0]
             vector = _unit(sentence + (weights[:, None] * own).sum(0) / weights.sum())
         elif state.reference is None and not state.liked:
             vector = self.encoder.encode_texts(["a photo"])[0]
@@ -116,16 +109,23 @@ class Engine:
                 state.disliked).mean(0)
         return _unit(vector)
 
+    def retrieve(self, state: QueryState, want: int) -> tuple[np.ndarray, np.ndarray]:
+        """First-stage candidates (ids, cosines), best first; rejected images left out."""
+        exclude = set(state.disliked) if self.config.exclude_disliked else set()
+        scores, ids = self.library.index.search(self.query_vector(state), want, exclude=exclude)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
     # -- rerank ----------------------------------------------------------------------------
 
     def criteria(self, state: QueryState) -> list[Criterion]:
-        category = next((c.text for c in state.constraints
-                         if c.slot == "category" and c.polarity > 0), None)
+        words = self.vocabulary
+        noun = words.head_of((c.text, c.slot) for c in state.constraints if c.polarity > 0)
         return [
-            Criterion(text=render(c.text, c.slot, category), polarity=c.polarity,
+            Criterion(text=words.render(c.text, c.slot, noun), polarity=c.polarity,
                       weight=c.weight(state.turn),
-                      alternatives=tuple(render(a, c.slot, category)
-                                         for a in alternatives(c.text, c.slot)))
+                      alternatives=tuple(words.render(a, c.slot, noun)
+                                         for a in words.alternatives(c.text, c.slot)))
             for c in state.constraints
         ]
 
@@ -190,56 +190,6 @@ def diversify(order: np.ndarray, scores: np.ndarray, looks: np.ndarray, k: int,
         chosen.append(pool.pop(int(np.argmax(gains))))
     rest = [i for i in range(len(order)) if i not in set(chosen)]
     return order[np.array(chosen + rest)]
-
-
-def alternatives(text: str, slot: str | None) -> list[str]:
-    """The competing values of the same slot, in the same shape as `text`."""
-    if slot is None:
-        return []
-    values = BASIC_VALUES.get(slot, ())
-    if slot == "pattern" and " " in text and text.split(" ", 1)[1] in PATTERN_NOUNS:
-        color, pattern = text.split(" ", 1)  # a coloured pattern: vary either part
-        return ([f"{c} {pattern}" for c in BASIC_VALUES["color"] if c != color]
-                + [f"{color} {p}" for p in PATTERN_NOUNS if p != pattern and p != "floral"]
-                + ["solid"])
-    return [v for v in values if v != text]
-
-
-def render(text: str, slot: str | None, category: str | None) -> str:
-    """A prompt for one value, phrased with the category in force."""
-    noun = category or "item"
-    if slot == "pattern":
-        if " " in text and text.split(" ", 1)[1] in PATTERN_NOUNS:
-            color, pattern = text.split(" ", 1)
-            return f"{noun} with {color} {PATTERN_NOUNS[pattern]}"
-        return f"{text} {noun}" if text != "solid" else f"plain {noun}"
-    if slot == "sleeves":
-        return f"{noun} with {text}" if text != "sleeveless" else f"sleeveless {noun}"
-    if slot in ("color", "length"):
-        return f"{text} {noun}"
-    return text
-
-
-def render_sentence(wanted: list[Constraint]) -> str:
-    """All wanted constraints as one noun phrase, adjectives in the usual English order."""
-    by_slot: dict[str | None, list[str]] = {}
-    for c in wanted:
-        by_slot.setdefault(c.slot, []).append(c.text)
-    adjectives = by_slot.get("length", []) + by_slot.get("color", [])
-    extras = []
-    for pattern in by_slot.get("pattern", []):
-        if " " in pattern and pattern.split(" ", 1)[1] in PATTERN_NOUNS:
-            color, kind = pattern.split(" ", 1)
-            extras.append(f"{color} {PATTERN_NOUNS[kind]}")
-        else:
-            adjectives.append(pattern)
-    extras = by_slot.get("sleeves", []) + extras
-    noun = " ".join(by_slot.get("category", [])) or ""
-    phrase = " ".join(adjectives + ([noun] if noun else []))
-    if extras:
-        phrase += " with " + " and ".join(extras)
-    free = by_slot.get(None, [])
-    return ", ".join([p for p in [phrase.strip(), *free] if p]) or "a photo"
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -1,13 +1,24 @@
-"""Which exceptions are a user's mistake (one line, exit 2) rather than a bug (a traceback)."""
+"""The agent's own exceptions: each carries the bad value and the fix. A leaf: imports nothing."""
 
 from __future__ import annotations
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    from agent.api import NoSuchSession
-    from retrievers.encoders import EncoderError
-    from retrievers.images import BadImage
-    from retrievers.library import LibraryError
+class AgentError(Exception):
+    """A request the agent cannot carry out as asked; the message says what to do."""
 
-    errors: list[type[BaseException]] = [EncoderError, LibraryError, BadImage, NoSuchSession]
-    return tuple(errors)
+
+class NoSuchSession(AgentError, LookupError):
+    def __init__(self, session_id: str, library: str):
+        self.session_id, self.library = session_id, library
+        super().__init__(f"No session {session_id!r} in library {library!r}: "
+                         "`rummage chat` lists past sessions")
+
+
+class UnknownSetting(AgentError, TypeError):
+    def __init__(self, name: str, known: list[str]):
+        self.name, self.known = name, tuple(known)
+        super().__init__(f"No agent setting {name!r}; the settings are: {', '.join(known)}")
+
+
+class CliError(Exception):
+    """A user mistake at the command line: printed as one line, exit code 2."""

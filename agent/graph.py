@@ -75,6 +75,8 @@ def timed(name: str, fn: Callable[[TurnState], dict], first: bool = False):
 
 def build_graph(engine: Engine, decomposer: Callable[[str], list], options: GraphOptions,
                 checkpointer=None):
+    words = engine.vocabulary  # what the library's text means: slots, spellings, conflicts
+
     def memory_of(state: TurnState) -> QueryState:
         return QueryState.from_dict(state.get("memory") or {})
 
@@ -103,7 +105,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
             }}
         if kind == "remove":
             try:
-                remove_constraint(memory, request["constraint"])
+                remove_constraint(memory, request["constraint"], words)
             except NoSuchConstraint as e:
                 return {"turn": None, "message": str(e)}
             return {"message": None, "turn": {"remove": request["constraint"]}}
@@ -124,7 +126,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         memory = memory_of(state)
         texts = list(state.get("texts") or [])
         if "remove" in turn:
-            return {"memory": remove_constraint(memory, turn["remove"]).to_dict()}
+            return {"memory": remove_constraint(memory, turn["remove"], words).to_dict()}
         if turn["reset"]:
             texts = []
         if state["request"].get("text"):
@@ -140,21 +142,17 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
             return {"memory": new.to_dict(), "texts": texts}
         base = memory if options.memory else QueryState(turn=memory.turn, shown=memory.shown)
         new = apply_turn(
-            base, propositions=propositions, liked=turn["liked"], disliked=turn["disliked"],
+            base, vocabulary=words, propositions=propositions, liked=turn["liked"], disliked=turn["disliked"],
             reference=turn["reference"], reference_text=turn["text"] if turn["reference"] else "",
             reset=turn["reset"],
         )
         return {"memory": new.to_dict(), "texts": texts}
 
     def do_retrieve(state: TurnState) -> dict:
-        memory = memory_of(state)
-        query = engine.query_vector(memory)
         config = engine.config
-        exclude = set(memory.disliked) if config.exclude_disliked else set()
         want = max(options.k, config.candidates if config.rerank else options.k)
-        scores, ids = engine.library.index.search(query, want, exclude=exclude)
-        keep = ids[0] >= 0
-        return {"candidates": ids[0][keep].tolist(), "scores": scores[0][keep].tolist()}
+        ids, scores = engine.retrieve(memory_of(state), want)
+        return {"candidates": ids.tolist(), "scores": scores.tolist()}
 
     def do_rerank(state: TurnState) -> dict:
         ids = np.asarray(state["candidates"], np.int64)
@@ -170,12 +168,12 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         request = state["request"]
         if message:
             previous = (state.get("reply") or {}).get("results", [])
-            reply = {"results": previous, "summary": summary(memory), "message": message}
+            reply = {"results": previous, "summary": summary(memory, words), "message": message}
             return {"reply": reply, "history": [{"text": _said(request), "reply": reply}]}
         results = [{"rank": r, "id": int(i), "score": float(s)}
                    for r, (i, s) in enumerate(zip(state["candidates"], state["scores"]), 1)]
         memory = record_shown(memory, [r["id"] for r in results])
-        reply = {"results": results, "summary": summary(memory), "message": None}
+        reply = {"results": results, "summary": summary(memory, words), "message": None}
         return {"memory": memory.to_dict(), "reply": reply,
                 "history": [{"text": _said(request), "reply": reply}]}
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from agent.api import Agent
-from agent.cli import rummage_home
-from agent.demo import ensure_demo_library, script_for
+from retrievers.demo.schema import script_for
+from retrievers.demo.tour import ensure_demo_library
+from retrievers.home import rummage_home
 
 STEPS = ("interpret", "decompose", "remember", "retrieve", "rerank", "respond")
 
@@ -36,13 +37,12 @@ def main() -> None:
     ensure_demo_library(home)
     agent = Agent.open("demo", home=home)
     agent.warm_up()
-    rows = agent.library.db.execute(
-        "SELECT id FROM images WHERE json_extract(meta, '$.split') = 'test'").fetchall()
+    held_out = agent.library.ids_in_split("test")
     rng = random.Random(args.seed)
     per_step: dict[str, list[float]] = {s: [] for s in STEPS}
     totals: list[float] = []
     for _ in range(args.sessions):
-        target = agent.image(rng.choice(rows)[0])
+        target = agent.image(rng.choice(held_out))
         session = agent.new_session()
         for text in [*script_for(target.meta), "not 1", "more like 2", "#3"]:
             started = time.perf_counter()

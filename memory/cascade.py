@@ -3,7 +3,8 @@
 Pure functions over frozen state, so the graph can checkpoint any state and tests need no I/O.
 
 Design decisions:
-- Conflicts are settled by slot (memory.lexicon): a new positive value replaces the positive
+- Conflicts are settled by slot (the library's vocabulary, passed in as a `Lexicon`): a new
+  positive value replaces the positive
   values of *earlier* turns in its slot ("red" then "blue" → blue). Values of one slot said in
   the same turn all stay ("red and white") because the user said them together.
 - A replacement takes the place of the constraint it replaces, so the memory panel does not
@@ -18,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
-
-from memory import lexicon
 
 
 class BadPolarity(ValueError):
@@ -43,12 +42,24 @@ class PropositionLike(Protocol):
     polarity: int
 
 
+class Lexicon(Protocol):
+    """What the memory needs of a vocabulary (retrievers.vocabulary.Vocabulary is one); a
+    Protocol rather than an import keeps memory free of any one world's words."""
+
+    slot_order: tuple[str, ...]
+
+    def normalize(self, text: str) -> str: ...
+    def canonical(self, text: str) -> str: ...
+    def slot_of(self, text: str) -> str | None: ...
+    def slot_named(self, text: str) -> str | None: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class Constraint:
     text: str  # canonical phrase ("striped")
     said: str  # the user's words ("stripy")
     polarity: int  # +1 wanted, -1 not wanted
-    slot: str | None  # lexicon slot, None when outside the vocabulary
+    slot: str | None  # vocabulary slot, None when outside the vocabulary
     turn: int  # turn that said it; fading counts from here
 
     def weight(self, now_turn: int, decay: float = 0.85, floor: float = 0.5) -> float:
@@ -111,6 +122,7 @@ class QueryState:
 def apply_turn(
     state: QueryState,
     *,
+    vocabulary: Lexicon,
     propositions: Sequence[PropositionLike] = (),
     liked: Sequence[int] = (),
     disliked: Sequence[int] = (),
@@ -126,7 +138,7 @@ def apply_turn(
             if reset else state)
     constraints = list(base.constraints)
     for proposition in propositions:
-        constraints = _remember(constraints, proposition, turn)
+        constraints = _remember(constraints, proposition, turn, vocabulary)
     liked_ids, disliked_ids = list(base.liked), list(base.disliked)
     for image_id in liked:
         _move(image_id, into=liked_ids, out_of=disliked_ids)
@@ -145,19 +157,19 @@ def apply_turn(
 
 
 def _remember(constraints: list[Constraint], proposition: PropositionLike,
-              turn: int) -> list[Constraint]:
+              turn: int, vocabulary: Lexicon) -> list[Constraint]:
     polarity = proposition.polarity
     if polarity not in (-1, 0, 1):
         raise BadPolarity(proposition.text, polarity)
-    text = lexicon.canonical(proposition.text)
+    text = vocabulary.canonical(proposition.text)
     if polarity == 0:
-        slot = lexicon.slot_named(text)
+        slot = vocabulary.slot_named(text)
         if slot is not None:
             return [c for c in constraints if c.slot != slot]
-        return [c for c in constraints if not _same_thing(c, text)]
+        return [c for c in constraints if not _same_thing(c, text, vocabulary)]
     new = Constraint(
         text=text, said=getattr(proposition, "said", "") or proposition.text,
-        polarity=polarity, slot=lexicon.slot_of(text), turn=turn,
+        polarity=polarity, slot=vocabulary.slot_of(text), turn=turn,
     )
     # the same text replaces itself whatever its polarity: "not red" then "red" → red
     doomed = [i for i, c in enumerate(constraints) if c.text == text]
@@ -172,11 +184,11 @@ def _remember(constraints: list[Constraint], proposition: PropositionLike,
     return kept
 
 
-def _same_thing(constraint: Constraint, text: str) -> bool:
+def _same_thing(constraint: Constraint, text: str, vocabulary: Lexicon) -> bool:
     """Whether revoking `text` covers this constraint: "stripes" covers "white striped" too."""
     if constraint.text == text:
         return True
-    return constraint.text.endswith(" " + text) and constraint.slot == lexicon.slot_of(text)
+    return constraint.text.endswith(" " + text) and constraint.slot == vocabulary.slot_of(text)
 
 
 def _move(image_id: int, *, into: list[int], out_of: list[int]) -> None:
@@ -191,7 +203,8 @@ def weights(state: QueryState, decay: float = 0.85, floor: float = 0.5) -> dict[
     return {c.text: c.weight(state.turn, decay, floor) for c in state.constraints}
 
 
-def remove_constraint(state: QueryState, text_or_index: str | int) -> QueryState:
+def remove_constraint(state: QueryState, text_or_index: str | int,
+                      vocabulary: Lexicon) -> QueryState:
     """Drop one constraint, as the user does from the memory panel: by position or by text.
 
     Text matches the canonical text or the label ("not checked"), with synonyms ("stripes").
@@ -203,11 +216,11 @@ def remove_constraint(state: QueryState, text_or_index: str | int) -> QueryState
             raise NoSuchConstraint(text_or_index, labels)
         index = text_or_index
     else:
-        wanted = lexicon.normalize(text_or_index)
+        wanted = vocabulary.normalize(text_or_index)
         polarity = None
         if wanted.startswith("not "):
             polarity, wanted = -1, wanted[4:]
-        wanted = lexicon.canonical(wanted)
+        wanted = vocabulary.canonical(wanted)
         matches = [i for i, c in enumerate(constraints)
                    if c.text == wanted and (polarity is None or c.polarity == polarity)]
         if not matches:
@@ -221,9 +234,9 @@ def record_shown(state: QueryState, ids: Sequence[int]) -> QueryState:
     return replace(state, shown=tuple(int(i) for i in ids))
 
 
-def summary(state: QueryState) -> str:
-    """One line of what is in force: "dress · blue · striped · not checked · 2 disliked"."""
-    order = {slot: i for i, slot in enumerate(lexicon.SLOT_ORDER)}
+def summary(state: QueryState, vocabulary: Lexicon) -> str:
+    """One line of what is in force: "car · blue · not red · 2 disliked", in slot order."""
+    order = {slot: i for i, slot in enumerate(vocabulary.slot_order)}
     positives = sorted((c for c in state.constraints if c.polarity > 0),
                        key=lambda c: order.get(c.slot, len(order)))
     parts = [c.text for c in positives]

@@ -75,8 +75,9 @@ def photo_folder(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
-    """A small demo library (the real generator and the committed demo model), built once."""
-    from agent.demo import ensure_demo_library
+    """The one small demo library of the suite (the real generator and the committed demo
+    model), built once and shared by the API stories, the evaluation and the chat tests."""
+    from retrievers.demo.tour import ensure_demo_library
 
     home = tmp_path_factory.mktemp("demo-home")
     ensure_demo_library(home, n=DEMO_TEST_ITEMS)

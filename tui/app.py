@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -20,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
+from retrievers.home import rummage_home
 from tui.jobs import Apply, Job, JobQueue, one_line
 from tui.messages import (
     ConstraintRemovalRequested,
@@ -38,18 +38,21 @@ from tui.widgets.prompt import Prompt
 from tui.widgets.results import ResultsGrid
 from tui.widgets.status import StatusLine
 
+if TYPE_CHECKING:  # the agent's contract; the agent itself loads in a worker, after the screen
+    from agent.contract import ChatAgent, ChatSession
+
 PREVIEW_PIXELS = 512
 
 
 def default_open_agent(library: str, home: Path | None, progress: Callable | None = None):
     """Agent.open with its model and index loaded, building the demo library on first use.
 
-    progress(stage) -> update(done, total), as agent.demo.ensure_demo_library takes it.
+    progress(stage) -> update(done, total), as retrievers.demo.tour.ensure_demo_library takes it.
     """
     from agent import Agent
 
     if library == "demo" and home is not None:
-        from agent.demo import ensure_demo_library
+        from retrievers.demo.tour import ensure_demo_library
 
         ensure_demo_library(home, progress=progress)
     agent = Agent.open(library, home=home)
@@ -78,7 +81,7 @@ class RummageApp(App[int]):
         session_id: str | None = None,
         home: Path | None = None,
         *,
-        open_agent: Callable[[], Any] | None = None,
+        open_agent: Callable[[], ChatAgent] | None = None,
         images: ImageMode = "auto",
     ) -> None:
         super().__init__()
@@ -89,8 +92,8 @@ class RummageApp(App[int]):
             lambda: default_open_agent(library, home, progress=self._build_progress))
         self.images = images
         self.cache = ThumbnailCache()
-        self.agent: Any = None
-        self.session: Any = None
+        self.agent: ChatAgent | None = None
+        self.session: ChatSession | None = None
         self.load_error: str | None = None
         self.jobs = JobQueue(self, self._set_activity)
 
@@ -360,7 +363,7 @@ def make_app(
     session_id: str | None = None,
     home: Path | None = None,
     *,
-    open_agent: Callable[[], Any] | None = None,
+    open_agent: Callable[[], ChatAgent] | None = None,
     images: ImageMode = "auto",
 ) -> RummageApp:
     """The one factory: the CLI runs what it returns, the tests drive it with Pilot.
@@ -371,20 +374,13 @@ def make_app(
     return RummageApp(library, session_id, home, open_agent=open_agent, images=images)
 
 
-def default_home() -> Path:
-    """$RUMMAGE_HOME, as the CLI reads it (environment variables are read at the edge)."""
-    from platformdirs import user_data_dir
-
-    return Path(os.environ.get("RUMMAGE_HOME") or user_data_dir("rummage")).expanduser()
-
-
 def run_chat(library: str = "demo", session_id: str | None = None, home: Path | None = None,
              *, images: ImageMode = "auto") -> int:
     """`rummage chat`: run the app in this terminal until the user quits.
 
     Returns the exit status: 0, or 1 when the library could not be opened (the app said why).
     """
-    app = make_app(library, session_id, home or default_home(), images=images)
+    app = make_app(library, session_id, home or rummage_home(), images=images)
     app.run()
     return 1 if app.load_error else app.return_code or 0
 

@@ -1,6 +1,6 @@
 """`rummage eval` and `rummage scenarios`: the evaluation commands, their tables, JSON and plot.
 
-The main CLI (agent/cli.py) calls `add_commands(subparsers)`; everything here imports lazily so
+The agent's CLI (agent/cli.py) calls `add_commands(subparsers)`; everything here imports lazily so
 `rummage --help` stays fast. This is an edge of the program: it prints, and it turns evaluation
 errors into `CliError` (one line, exit 2).
 """
@@ -61,7 +61,7 @@ def add_commands(subparsers) -> None:
 
 
 def cmd_eval(args) -> int:
-    from agent.cli import CliError
+    from agent.errors import CliError
     from agent.evaluation.runner import EvaluationError, evaluate, paths
 
     config = EvalConfig(episodes=args.episodes, turns=args.turns, seed=args.seed,
@@ -113,7 +113,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_scenarios(args) -> int:
-    from agent.cli import CliError
+    from agent.errors import CliError
     from agent.evaluation.metrics import as_ranks, summarize
     from agent.evaluation.runner import catalogue, paths
     from agent.evaluation.scenarios import (
@@ -255,7 +255,7 @@ def _grid(header: list[str], rows: list[list[str]]) -> str:
 
 def _open_agent(library: str):
     from agent.api import Agent
-    from agent.cli import rummage_home
+    from retrievers.home import rummage_home
 
     agent = Agent.open(library, home=rummage_home(), persist=False)
     agent.warm_up()  # load the model before the progress bar starts

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from agent.evaluation.metrics import TurnMetrics, as_ranks, summarize
-from agent.evaluation.simulator import ATTRIBUTE_KEYS, UserSimulator
+from retrievers.demo.shopper import ATTRIBUTE_KEYS, Pictures, UserSimulator
 
 # Ablation name -> AgentConfig changes; "full" is the agent as shipped.
 ABLATIONS: dict[str, dict] = {
@@ -91,40 +91,12 @@ class AgentRun:
 
 
 def catalogue(agent) -> dict[int, dict]:
-    """Every image's meta, by id, read in one query."""
-    import json
-
-    rows = agent.library.db.execute("SELECT id, meta FROM images ORDER BY id").fetchall()
-    return {int(i): json.loads(meta or "{}") for i, meta in rows}
-
-
-class Pictures:
-    """What the simulated user sees: each picture's pixels, read once, compared as a person would
-    compare two pictures side by side (mean squared difference of the RGB pixels at 32 px)."""
-
-    def __init__(self, paths: Mapping[int, str], side: int = 32):
-        self.paths = paths
-        self.side = side
-        self._pixels: dict[int, np.ndarray] = {}
-
-    def pixels(self, image_id: int) -> np.ndarray:
-        if image_id not in self._pixels:
-            from PIL import Image
-
-            with Image.open(self.paths[image_id]) as image:
-                small = image.convert("RGB").resize((self.side, self.side), Image.BILINEAR)
-            self._pixels[image_id] = np.asarray(small, np.float32) / 255.0
-        return self._pixels[image_id]
-
-    def distance_to(self, target: int) -> Callable[[int], float]:
-        def distance(image_id: int) -> float:
-            return float(np.mean((self.pixels(image_id) - self.pixels(target)) ** 2))
-
-        return distance
+    """Every image's meta, by id, read once."""
+    return agent.library.metadata()
 
 
 def paths(agent) -> dict[int, str]:
-    return {int(i): p for i, p in agent.library.db.execute("SELECT id, path FROM images")}
+    return agent.library.paths()
 
 
 def pick_targets(metas: Mapping[int, dict], count: int, seed: int = 0) -> list[int]:

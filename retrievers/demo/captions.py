@@ -9,46 +9,10 @@ from __future__ import annotations
 
 import random
 
-from retrievers.demo.world import ATTRIBUTE_KEYS
+from retrievers.demo.schema import CAPTIONS as WORDS
+from retrievers.demo.schema import KEYS as ATTRIBUTE_KEYS
+from retrievers.demo.schema import PLURAL
 
-NOUNS = {
-    "t-shirt": ("t-shirt", "tee", "t-shirt"),
-    "shirt": ("shirt", "button-up shirt", "shirt"),
-    "sweater": ("sweater", "jumper", "pullover"),
-    "jacket": ("jacket", "jacket", "coat"),
-    "dress": ("dress",),
-    "skirt": ("skirt",),
-    "trousers": ("trousers", "pants", "trousers"),
-    "shorts": ("shorts",),
-}
-PLURAL = ("trousers", "pants", "shorts")
-COLOR_WORDS = {"gray": ("gray", "grey")}
-PATTERN_ADJECTIVES = {
-    "solid": ("solid", "plain", "solid-colored"),
-    "striped": ("striped", "stripy"),
-    "polka-dot": ("polka-dot", "polka dot", "dotted", "spotted"),
-    "checked": ("checked", "checkered", "plaid"),
-}
-PATTERN_NOUNS = {
-    "striped": ("stripes",),
-    "polka-dot": ("polka dots", "dots", "spots"),
-    "checked": ("checks", "check pattern"),
-}
-SLEEVE_ADJECTIVES = {
-    "sleeveless": ("sleeveless",),
-    "short": ("short-sleeved", "short sleeved"),
-    "long": ("long-sleeved", "long sleeved"),
-}
-SLEEVE_CLAUSES = {
-    "sleeveless": ("no sleeves", "without sleeves"),
-    "short": ("short sleeves",),
-    "long": ("long sleeves",),
-}
-LENGTH_ADJECTIVES = {
-    "short": ("short", "mini"),
-    "knee": ("knee-length", "knee length"),
-    "long": ("long", "maxi", "floor-length", "ankle-length"),
-}
 FILLERS = ("something", "something", "item", "garment", "clothing", "")
 
 
@@ -83,13 +47,13 @@ def full_description(meta: dict) -> str:
     if meta["pattern"] == "solid":
         words.append("plain")
     if meta.get("length"):
-        words.append(LENGTH_ADJECTIVES[meta["length"]][0])
+        words.append(WORDS.length_words[meta["length"]][0])
     words += [meta["color"], meta["category"]]
     clauses = []
     if meta.get("sleeves"):
-        clauses.append(SLEEVE_CLAUSES[meta["sleeves"]][0])
+        clauses.append(WORDS.sleeve_clauses[meta["sleeves"]][0])
     if meta["pattern"] != "solid":
-        clauses.append(f"{meta['pattern_color']} {PATTERN_NOUNS[meta['pattern']][0]}")
+        clauses.append(f"{meta['pattern_color']} {WORDS.pattern_nouns[meta['pattern']][0]}")
     text = " ".join(words)
     if clauses:
         text += " with " + " and ".join(clauses)
@@ -103,32 +67,31 @@ def _phrase(meta: dict, keys: set[str], rng: random.Random) -> str:
     clauses: list[str] = []  # after it, joined with "with"
 
     if "color" in keys:
-        color = rng.choice(COLOR_WORDS.get(meta["color"], (meta["color"],)))
+        color = rng.choice(WORDS.color(meta["color"]))
         adjectives.append(color)
     if "pattern" in keys:
         if "pattern_color" in keys:
-            pattern_color = rng.choice(COLOR_WORDS.get(meta["pattern_color"],
-                                                       (meta["pattern_color"],)))
-            clauses.append(f"{pattern_color} {rng.choice(PATTERN_NOUNS[pattern])}")
+            pattern_color = rng.choice(WORDS.color(meta["pattern_color"]))
+            clauses.append(f"{pattern_color} {rng.choice(WORDS.pattern_nouns[pattern])}")
         elif pattern != "solid" and rng.random() < 0.3:
-            clauses.append(rng.choice(PATTERN_NOUNS[pattern]))
+            clauses.append(rng.choice(WORDS.pattern_nouns[pattern]))
         else:
             adjectives.insert(rng.randrange(len(adjectives) + 1),
-                              rng.choice(PATTERN_ADJECTIVES[pattern]))
+                              rng.choice(WORDS.pattern_adjectives[pattern]))
     if "length" in keys:
-        word = rng.choice(LENGTH_ADJECTIVES[meta["length"]])
+        word = rng.choice(WORDS.length_words[meta["length"]])
         if rng.random() < 0.7:
             adjectives.insert(0, word)
         else:
             clauses.append(f"{word} length" if "length" not in word else word)
     if "sleeves" in keys:
         if rng.random() < 0.5:
-            adjectives.insert(0, rng.choice(SLEEVE_ADJECTIVES[meta["sleeves"]]))
+            adjectives.insert(0, rng.choice(WORDS.sleeve_adjectives[meta["sleeves"]]))
         else:
-            clauses.append(rng.choice(SLEEVE_CLAUSES[meta["sleeves"]]))
+            clauses.append(rng.choice(WORDS.sleeve_clauses[meta["sleeves"]]))
     rng.shuffle(clauses)
 
-    noun = rng.choice(NOUNS[category]) if "category" in keys else rng.choice(FILLERS)
+    noun = rng.choice(WORDS.nouns[category]) if "category" in keys else rng.choice(FILLERS)
     if not noun and clauses:
         noun = "something"
     style = rng.random()

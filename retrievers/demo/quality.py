@@ -19,21 +19,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from retrievers.demo.captions import LENGTH_ADJECTIVES, NOUNS, full_description
+from retrievers.demo.captions import full_description
 from retrievers.demo.model import CHECKPOINT_PATH, load_model, to_tensor
-from retrievers.demo.world import ATTRIBUTE_KEYS, ATTRIBUTES, Item, draw, sample_items
+from retrievers.demo.schema import ATTRIBUTES, CAPTIONS, LENGTH, PATTERN, SLEEVES, vocabulary_value
+from retrievers.demo.schema import KEYS as ATTRIBUTE_KEYS
+from retrievers.demo.world import Item, draw, sample_items
 
 DEFAULT_OUT = Path(__file__).with_name("quality.json")
 TARGETS = {"all_right_at_1": 0.80, "per_attribute_at_1": 0.95}
 # One plain phrase per attribute value, as the agent's decomposer would send them.
 SINGLE_PHRASES = {
-    "category": {value: NOUNS[value][0] for value in ATTRIBUTES["category"]},
+    "category": {value: CAPTIONS.nouns[value][0] for value in ATTRIBUTES["category"]},
     "color": {value: value for value in ATTRIBUTES["color"]},
-    "pattern": {"solid": "plain", "striped": "striped", "polka-dot": "polka-dot",
-                "checked": "checked"},
-    "sleeves": {"sleeveless": "sleeveless", "short": "short sleeves", "long": "long sleeves"},
-    "length": {value: f"{LENGTH_ADJECTIVES[value][0]} skirt or dress"
-               for value in ATTRIBUTES["length"]},
+    PATTERN: {value: "plain" if value == "solid" else value for value in ATTRIBUTES[PATTERN]},
+    SLEEVES: {value: vocabulary_value(SLEEVES, value) for value in ATTRIBUTES[SLEEVES]},
+    LENGTH: {value: f"{CAPTIONS.length_words[value][0]} skirt or dress"
+             for value in ATTRIBUTES[LENGTH]},
 }
 
 

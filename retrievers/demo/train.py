@@ -35,7 +35,9 @@ from retrievers.demo.model import (
     to_tensor,
 )
 from retrievers.demo.quality import score
-from retrievers.demo.world import ATTRIBUTE_KEYS, ATTRIBUTES, Item, draw, sample_items
+from retrievers.demo.schema import ATTRIBUTES
+from retrievers.demo.schema import KEYS as ATTRIBUTE_KEYS
+from retrievers.demo.world import Item, draw, sample_items
 
 NOT_MENTIONED = -2  # code of an attribute a caption does not mention (matches anything)
 NULL = -1  # code of a null attribute (no sleeves on trousers, no pattern colour when solid)

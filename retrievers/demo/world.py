@@ -20,25 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
 
-ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "category": ("t-shirt", "shirt", "sweater", "jacket", "dress", "skirt", "trousers", "shorts"),
-    "color": (
-        "black", "white", "gray", "red", "orange", "yellow",
-        "green", "blue", "navy", "purple", "pink", "brown",
-    ),
-    "pattern": ("solid", "striped", "polka-dot", "checked"),
-    "sleeves": ("sleeveless", "short", "long"),
-    "length": ("short", "knee", "long"),
-}
-ATTRIBUTES["pattern_color"] = ATTRIBUTES["color"]
+from retrievers.demo.schema import ATTRIBUTES, HAS_LENGTH, HAS_SLEEVES, TOPS
 
-# The six attribute keys of an item's meta (split is bookkeeping, not an attribute).
-ATTRIBUTE_KEYS: tuple[str, ...] = (
-    "category", "color", "pattern", "pattern_color", "sleeves", "length",
-)
-TOPS = ("t-shirt", "shirt", "sweater", "jacket")
-HAS_SLEEVES = (*TOPS, "dress")
-HAS_LENGTH = ("dress", "skirt")
 SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 
 # sRGB fill colours, chosen so that the lighting jitter below never makes neighbours

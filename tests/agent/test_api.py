@@ -10,21 +10,6 @@ import pytest
 
 from agent import Agent, AgentConfig, Reply, Result
 from agent.api import NoSuchSession
-from retrievers.encoders import ModelSpec
-from retrievers.library import Library
-from tests.conftest import make_image
-
-
-@pytest.fixture
-def small_library(rummage_home, tmp_path, tiny_model_dir):
-    folder = tmp_path / "pics"
-    for i in range(40):
-        make_image(folder / f"{i:02d}.png", ((i * 37) % 256, (i * 91) % 256, (i * 13) % 256))
-    library = Library.create(rummage_home, "pics",
-                             ModelSpec.from_options(None, None, str(tiny_model_dir)))
-    library.index_folder(folder)
-    library.close()
-    return "pics"
 
 
 def test_the_documented_shape(small_library):
@@ -111,32 +96,6 @@ def test_a_session_resumes_in_another_process(small_library, rummage_home):
     assert [p["text"] for p in turns[0]["propositions"]] == ["skirt", "blue"]
     with pytest.raises(NoSuchSession, match="No session 'nope'"):
         again.session("nope")
-
-
-def test_ask_command_continues_a_session(small_library, capsys):
-    from agent.cli import main
-
-    assert main(["ask", "a red dress", "-l", small_library]) == 0
-    out = capsys.readouterr().out
-    session_id = out.strip().splitlines()[-1].split()[1]
-    assert main(["ask", "make it blue", "-l", small_library, "-s", session_id, "--json"]) == 0
-    import json
-
-    data = json.loads(capsys.readouterr().out)
-    assert data["session"] == session_id and data["summary"] == "dress · blue"
-    assert main(["ask", "hi", "-l", small_library, "-s", "nope"]) == 2
-
-
-def test_ask_with_a_local_cross_encoder(small_library, tiny_blip, capsys):
-    from agent.cli import main
-
-    assert main(["ask", "a red dress", "-l", small_library, "--cross-encoder", str(tiny_blip),
-                 "--json"]) == 0
-    import json
-
-    reply = json.loads(capsys.readouterr().out)
-    assert len(reply["results"]) == 10 and reply["summary"] == "dress · red"
-    assert main(["ask", "red", "-l", small_library, "--cross-encoder", "/nope"]) == 2
 
 
 def test_forgotten_throwaway_sessions_are_gone(small_library):

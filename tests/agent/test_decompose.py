@@ -3,13 +3,16 @@
 import pytest
 
 from agent.decompose import (
-    DEFAULT_PROMPT,
     LLMDecomposer,
     Proposition,
     RuleDecomposer,
     decompose,
     parse_lines,
+    prompt_for,
 )
+from retrievers.vocabulary import load_vocabulary
+
+WORDS = load_vocabulary("demo")  # these stories are about garments
 
 STORIES = [
     # the example from the design: an adjective stack, a coloured pattern, a negation
@@ -97,11 +100,11 @@ def _expected(items):
 
 @pytest.mark.parametrize(("text", "expected"), STORIES, ids=[s[0] for s in STORIES])
 def test_request_splits_into_the_propositions_a_person_would_list(text, expected):
-    assert [(p.text, p.polarity) for p in decompose(text)] == _expected(expected)
+    assert [(p.text, p.polarity) for p in decompose(text, WORDS)] == _expected(expected)
 
 
 def test_propositions_remember_the_users_own_words():
-    [proposition] = decompose("stripy")
+    [proposition] = decompose("stripy", WORDS)
     assert proposition.text == "striped"
     assert proposition.said == "stripy"
     # what was said does not change what the proposition means
@@ -109,11 +112,11 @@ def test_propositions_remember_the_users_own_words():
 
 
 def test_the_same_thing_said_twice_is_one_proposition():
-    assert decompose("red, red and red") == [Proposition(text="red", polarity=1)]
+    assert decompose("red, red and red", WORDS) == [Proposition(text="red", polarity=1)]
 
 
 def test_rule_decomposer_is_the_function_behind_an_interface():
-    assert RuleDecomposer()("no stripes") == decompose("no stripes")
+    assert RuleDecomposer(WORDS)("no stripes") == decompose("no stripes", WORDS)
 
 
 # --- a language model as decomposer ------------------------------------------------------------
@@ -126,11 +129,11 @@ def test_llm_lines_become_propositions_and_the_prompt_carries_the_request():
         prompts.append(prompt)
         return "+ navy\n+ Dress\n- checked\n0 stripes\n"
 
-    found = LLMDecomposer(generate)("a navy dress, not checked, stripes are fine")
+    found = LLMDecomposer(generate, WORDS)("a navy dress, not checked, stripes are fine")
     assert [(p.text, p.polarity) for p in found] == [
         ("navy", 1), ("dress", 1), ("checked", -1), ("striped", 0)]
     assert prompts[0].endswith("Request: a navy dress, not checked, stripes are fine\n")
-    assert prompts[0].startswith(DEFAULT_PROMPT.split("{text}")[0])
+    assert prompts[0].startswith(prompt_for(WORDS).split("{text}")[0])
 
 
 def test_chatty_llm_output_is_parsed_for_its_proposition_lines():
@@ -144,27 +147,27 @@ def test_chatty_llm_output_is_parsed_for_its_proposition_lines():
         "Request: a hat\n"  # the model starts inventing the next example: stop there
         "+ hat\n"
     )
-    found = LLMDecomposer(lambda prompt: output)("whatever")
+    found = LLMDecomposer(lambda prompt: output, WORDS)("whatever")
     assert [(p.text, p.polarity) for p in found] == [
         ("long sleeves", 1), ("polka-dot", -1), ("gray", -1)]
 
 
 def test_unparseable_llm_output_falls_back_to_the_rules():
-    decomposer = LLMDecomposer(lambda prompt: "I'm sorry, I can't help with that.")
-    assert decomposer("a red dress, no stripes") == decompose("a red dress, no stripes")
-    assert LLMDecomposer(lambda prompt: "")("navy") == [Proposition(text="navy", polarity=1)]
+    decomposer = LLMDecomposer(lambda prompt: "I'm sorry, I can't help with that.", WORDS)
+    assert decomposer("a red dress, no stripes") == decompose("a red dress, no stripes", WORDS)
+    assert LLMDecomposer(lambda prompt: "", WORDS)("navy") == [Proposition(text="navy", polarity=1)]
 
 
 def test_a_custom_prompt_is_used():
     seen = []
-    LLMDecomposer(lambda p: seen.append(p) or "+ red", prompt="<<{text}>>")("rouge")
+    LLMDecomposer(lambda p: seen.append(p) or "+ red", WORDS, prompt="<<{text}>>")("rouge")
     assert seen == ["<<rouge>>"]
 
 
 def test_from_pretrained_loads_nothing_until_first_use():
-    decomposer = LLMDecomposer.from_pretrained("/nonexistent/model")
+    decomposer = LLMDecomposer.from_pretrained("/nonexistent/model", WORDS)
     assert isinstance(decomposer, LLMDecomposer)  # no download, no import of transformers yet
 
 
 def test_parse_lines_ignores_bullets_without_a_polarity():
-    assert parse_lines("navy\nchecked") == []
+    assert parse_lines("navy\nchecked", WORDS) == []

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.engine import alternatives, diversify, render, render_sentence
-from memory.cascade import Constraint
+from agent.engine import diversify
+from retrievers.vocabulary import load_vocabulary
+
+DEMO = load_vocabulary("demo")
+render, alternatives, render_sentence = DEMO.render, DEMO.alternatives, DEMO.render_sentence
 
 
 def test_a_clearly_better_result_is_never_displaced_by_a_different_looking_one():
@@ -23,7 +26,7 @@ def test_near_ties_are_spread_over_different_looks():
     assert order[:2].tolist() == [0, 3] and sorted(order.tolist()) == [0, 1, 2, 3]
 
 
-def test_propositions_are_phrased_with_the_category_in_force():
+def test_propositions_are_phrased_with_the_head_noun_in_force():
     assert render("long", "length", "dress") == "long dress"
     assert render("long sleeves", "sleeves", "shirt") == "shirt with long sleeves"
     assert render("white striped", "pattern", "skirt") == "skirt with white stripes"
@@ -38,7 +41,56 @@ def test_alternatives_come_from_the_same_slot_in_the_same_shape():
 
 
 def test_one_sentence_for_the_first_stage_query():
-    wanted = [Constraint(text=t, said=t, polarity=1, slot=s, turn=1)
-              for t, s in [("dress", "category"), ("navy", "color"), ("long", "length"),
-                           ("white polka-dot", "pattern"), ("short sleeves", "sleeves")]]
+    wanted = [("dress", "category"), ("navy", "color"), ("long", "length"),
+              ("white polka-dot", "pattern"), ("short sleeves", "sleeves")]
     assert render_sentence(wanted) == ("long navy dress with short sleeves and white polka dots")
+
+
+class WordEncoder:
+    """A deterministic text encoder: a prompt's vector is the sum of one axis per animal it
+    names (so "brown dog" and "dog" point the same way), unit length."""
+
+    def __init__(self, animals):
+        self.axes = {name: i for i, name in enumerate(animals)}
+        self.dim = len(animals) + 1
+        self.logit_scale = 20.0
+
+    def encode_texts(self, texts):
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            for word in text.split():
+                if word in self.axes:
+                    out[row, self.axes[word]] = 1.0
+            out[row, -1] = 0.1  # a shared "photo" direction
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_on_a_photo_library_a_dog_is_told_from_a_cat_by_contrast_with_other_animals():
+    from types import SimpleNamespace
+
+    from agent.engine import Engine
+    from memory.cascade import Constraint, QueryState
+
+    photos = load_vocabulary("photos")
+    encoder = WordEncoder(photos.slot("animal").contrast)
+    library = SimpleNamespace(encoder=encoder, vocabulary=photos)
+    engine = Engine(library)
+    state = QueryState(turn=1, constraints=(
+        Constraint(text="dog", said="a dog", polarity=1, slot="animal", turn=1),))
+    [criterion] = engine.criteria(state)
+    assert criterion.text == "dog"
+    assert {"cat", "horse", "cow"} <= set(criterion.alternatives)
+    assert not set(criterion.alternatives) & {"t-shirt", "shirt", "dress"}
+    # two pictures: a cat, and a dog (each mostly its own axis, a little of the other)
+    dog, cat = encoder.axes["dog"], encoder.axes["cat"]
+    pictures = np.zeros((2, encoder.dim), np.float32)
+    pictures[0, [cat, dog]] = [0.9, 0.3]
+    pictures[1, [dog, cat]] = [0.9, 0.3]
+    pictures /= np.linalg.norm(pictures, axis=1, keepdims=True)
+    scores = engine.rerank(state, np.array([1, 2]), np.zeros(2, np.float32), pictures, pictures)
+    assert scores[1] > scores[0]  # the dog picture wins
+    state_cat = QueryState(turn=1, constraints=(
+        Constraint(text="cat", said="a cat", polarity=1, slot="animal", turn=1),))
+    scores = engine.rerank(state_cat, np.array([1, 2]), np.zeros(2, np.float32), pictures,
+                           pictures)
+    assert scores[0] > scores[1]  # and the cat picture wins a search for a cat

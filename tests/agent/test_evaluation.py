@@ -16,13 +16,15 @@ import pytest
 from agent.decompose import decompose
 from agent.evaluation.runner import EvalConfig, EvaluationError, evaluate, pick_targets
 from agent.evaluation.scenarios import parse_scenarios, target_resolver
-from agent.evaluation.simulator import UserSimulator
 from agent.interpret import interpret
+from retrievers.demo.schema import vocabulary_value
+from retrievers.demo.shopper import UserSimulator
 from retrievers.demo.world import sample_items
+from retrievers.vocabulary import load_vocabulary
+from tests.conftest import DEMO_TEST_ITEMS
 
+DEMO_WORDS = load_vocabulary("demo")  # the shopper speaks the demo world's words
 ITEMS = sample_items(2000)
-SLEEVES = {"sleeveless": "sleeveless", "short": "short sleeves", "long": "long sleeves"}
-LENGTHS = {"short": "short", "knee": "knee-length", "long": "long"}
 
 
 def truths(meta: dict) -> set[str]:
@@ -33,16 +35,16 @@ def truths(meta: dict) -> set[str]:
     else:
         out |= {meta["pattern"], f"{meta['pattern_color']} {meta['pattern']}"}
     if meta["sleeves"]:
-        out.add(SLEEVES[meta["sleeves"]])
+        out.add(vocabulary_value("sleeves", meta["sleeves"]))
     if meta["length"]:
-        out.add(LENGTHS[meta["length"]])
+        out.add(vocabulary_value("length", meta["length"]))
     return out
 
 
 def understood(text: str, shown: int = 10):
     """What the agent makes of a turn: the rank references and the propositions."""
     turn = interpret(text, shown)
-    return turn, decompose(turn.text) if turn.text else []
+    return turn, decompose(turn.text, DEMO_WORDS) if turn.text else []
 
 
 def dialogue(seed, target, pages: int = 8, page_seed: int = 0, show_target: float = 0.15):
@@ -219,51 +221,24 @@ def test_the_example_file_targets_held_out_garments():
     assert not bad and len(scenarios) >= 8
     for scenario in scenarios:
         assert catalogue[f"images/{scenario.target:05d}.png"]["split"] == "test"
-        assert scenario.target < 600  # so the small test library below holds it too
+        assert scenario.target < DEMO_TEST_ITEMS  # so the small test library holds it too
 
 
 # -- end to end, through the real API -----------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def demo_build(tmp_path_factory):
-    """A 600-garment demo library, and the checkpoint it was embedded with."""
-    import torch
-
-    from agent.demo import ensure_demo_library
-    from retrievers.demo import model as demo_model
-
-    weights = demo_model.CHECKPOINT_PATH
-    with pytest.MonkeyPatch.context() as patch:
-        if not weights.is_file():
-            weights = tmp_path_factory.mktemp("demo-weights") / "rummage-demo.safetensors"
-            torch.manual_seed(0)
-            demo_model.save_checkpoint(demo_model.create_model()[0], weights)
-            patch.setattr(demo_model, "CHECKPOINT_PATH", weights)
-        home = tmp_path_factory.mktemp("demo-home")
-        ensure_demo_library(home, n=600)
-    return home, weights
-
-
 @pytest.fixture
-def demo_home(demo_build, monkeypatch):
-    from retrievers.demo import model as demo_model
-
-    home, weights = demo_build
-    monkeypatch.setattr(demo_model, "CHECKPOINT_PATH", weights)
-    monkeypatch.setenv("RUMMAGE_HOME", str(home))
-    return home
+def in_demo_home(demo_home, monkeypatch):
+    """RUMMAGE_HOME pointed at the shared small demo library, as a user's shell would be."""
+    monkeypatch.setenv("RUMMAGE_HOME", str(demo_home))
+    return demo_home
 
 
-def rummage(monkeypatch, *argv: str) -> int:
-    """`rummage ARGS` through the main CLI, with the evaluation commands registered."""
-    from agent import cli
-    from agent.evaluation.cli import add_commands
+def rummage(*argv: str) -> int:
+    """`rummage ARGS`, through the console script's own entry point."""
+    from tui.cli import main
 
-    commands = cli.build_parser()._subparsers._group_actions[0].choices
-    if "eval" not in commands:  # until the main CLI registers them itself
-        monkeypatch.setattr(cli, "_EXTRA_COMMANDS", [*cli._EXTRA_COMMANDS, add_commands])
-    return cli.main(list(argv))
+    return main(list(argv))
 
 
 def test_every_agent_gets_the_same_episodes(demo_home):
@@ -285,10 +260,10 @@ def test_every_agent_gets_the_same_episodes(demo_home):
         assert all(not e.messages for e in run.episodes)  # every reference was understood
 
 
-def test_rummage_eval_prints_a_table_and_writes_json_and_a_plot(demo_home, tmp_path,
-                                                                   monkeypatch, capsys):
+def test_rummage_eval_prints_a_table_and_writes_json_and_a_plot(in_demo_home, tmp_path,
+                                                                   capsys):
     out_json, out_png = tmp_path / "eval.json", tmp_path / "eval.png"
-    code = rummage(monkeypatch, "eval", "--library", "demo", "--episodes", "2", "--turns", "2",
+    code = rummage("eval", "--library", "demo", "--episodes", "2", "--turns", "2",
                    "--agent", "full", "no-rerank", "--json", str(out_json),
                    "--plot", str(out_png))
     printed = capsys.readouterr().out
@@ -304,14 +279,13 @@ def test_rummage_eval_prints_a_table_and_writes_json_and_a_plot(demo_home, tmp_p
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rummage_eval_rejects_zero_episodes_in_one_line(demo_home, monkeypatch, capsys):
-    assert rummage(monkeypatch, "eval", "--episodes", "0") == 2
+def test_rummage_eval_rejects_zero_episodes_in_one_line(in_demo_home, capsys):
+    assert rummage("eval", "--episodes", "0") == 2
     assert capsys.readouterr().err.strip() == \
         "rummage: --episodes and --turns must be at least 1 (got 0 and 10)"
 
 
-def test_rummage_scenarios_reports_ranks_and_skips_bad_lines(demo_home, tmp_path, monkeypatch,
-                                                            capsys):
+def test_rummage_scenarios_reports_ranks_and_skips_bad_lines(in_demo_home, tmp_path, capsys):
     from importlib.resources import files
 
     shipped = files("agent.evaluation").joinpath("example_scenarios.jsonl").read_text()
@@ -320,7 +294,7 @@ def test_rummage_scenarios_reports_ranks_and_skips_bad_lines(demo_home, tmp_path
     file.write_text(example + '{"id": "oops", "target": "images/99999.png", "turns": ["x"]}\n'
                     "not json\n")
     out_json = tmp_path / "scenarios.json"
-    code = rummage(monkeypatch, "scenarios", str(file), "--library", "demo",
+    code = rummage("scenarios", str(file), "--library", "demo",
                    "--json", str(out_json))
     captured = capsys.readouterr()
     assert code == 0

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from memory import lexicon
 from memory.cascade import (
     BadPolarity,
     Constraint,
@@ -18,6 +17,9 @@ from memory.cascade import (
     summary,
     weights,
 )
+from retrievers.vocabulary import load_vocabulary
+
+WORDS = load_vocabulary("demo")  # the slots these stories are told in
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def say(state, *items, **kwargs):
             propositions.append(P(item[1:], 0))
         else:
             propositions.append(P(item))
-    return apply_turn(state, propositions=propositions, **kwargs)
+    return apply_turn(state, vocabulary=WORDS, propositions=propositions, **kwargs)
 
 
 def labels(state):
@@ -141,16 +143,16 @@ def test_revoking_what_was_never_said_changes_nothing():
 
 
 def test_liked_and_disliked_images_accumulate():
-    state = apply_turn(QueryState(), propositions=[], liked=[11], disliked=[12])
-    state = apply_turn(state, propositions=[], liked=[13, 11], disliked=[14])
+    state = apply_turn(QueryState(), vocabulary=WORDS, propositions=[], liked=[11], disliked=[12])
+    state = apply_turn(state, vocabulary=WORDS, propositions=[], liked=[13, 11], disliked=[14])
     assert (state.liked, state.disliked) == ((11, 13), (12, 14))
 
 
 def test_liking_a_disliked_image_takes_the_dislike_back_and_vice_versa():
-    state = apply_turn(QueryState(), propositions=[], disliked=[7])
-    state = apply_turn(state, propositions=[], liked=[7])
+    state = apply_turn(QueryState(), vocabulary=WORDS, propositions=[], disliked=[7])
+    state = apply_turn(state, vocabulary=WORDS, propositions=[], liked=[7])
     assert (state.liked, state.disliked) == ((7,), ())
-    state = apply_turn(state, propositions=[], disliked=[7])
+    state = apply_turn(state, vocabulary=WORDS, propositions=[], disliked=[7])
     assert (state.liked, state.disliked) == ((), (7,))
 
 
@@ -173,7 +175,7 @@ def test_a_reference_persists_until_a_new_one():
 
 
 def test_building_on_a_disliked_image_takes_the_dislike_back():
-    state = apply_turn(QueryState(), propositions=[], disliked=[5])
+    state = apply_turn(QueryState(), vocabulary=WORDS, propositions=[], disliked=[5])
     state = say(state, "blue", reference=5, reference_text="blue")
     assert state.disliked == ()
 
@@ -182,7 +184,7 @@ def test_building_on_a_disliked_image_takes_the_dislike_back():
 
 
 def test_start_over_forgets_the_search_but_not_the_rejections():
-    state = apply_turn(talk(["red", "-checked"], ["dress"]), propositions=[P("x")],
+    state = apply_turn(talk(["red", "-checked"], ["dress"]), vocabulary=WORDS, propositions=[P("x")],
                        liked=[1], disliked=[2], reference=3, reference_text="x")
     state = say(state, "shoes", reset=True)
     assert labels(state) == ["shoes"]
@@ -205,27 +207,27 @@ def test_older_wishes_fade_but_never_below_the_floor_and_negatives_never_fade():
 
 def test_removing_a_constraint_from_the_panel_by_text_or_position():
     state = talk(["dress", "red", "-checked"])
-    assert labels(remove_constraint(state, "red")) == ["dress", "not checked"]
-    assert labels(remove_constraint(state, "not checked")) == ["dress", "red"]
-    assert labels(remove_constraint(state, "checks")) == ["dress", "red"]
-    assert labels(remove_constraint(state, 0)) == ["red", "not checked"]
+    assert labels(remove_constraint(state, "red", WORDS)) == ["dress", "not checked"]
+    assert labels(remove_constraint(state, "not checked", WORDS)) == ["dress", "red"]
+    assert labels(remove_constraint(state, "checks", WORDS)) == ["dress", "red"]
+    assert labels(remove_constraint(state, 0, WORDS)) == ["red", "not checked"]
 
 
 def test_removing_a_missing_constraint_names_what_exists():
     state = talk(["dress", "-checked"])
     with pytest.raises(NoSuchConstraint) as caught:
-        remove_constraint(state, "blue")
+        remove_constraint(state, "blue", WORDS)
     assert str(caught.value) == (
         "No constraint 'blue' in memory; the constraints are: dress, not checked.")
     with pytest.raises(NoSuchConstraint, match="are: dress, not checked"):
-        remove_constraint(state, 5)
+        remove_constraint(state, 5, WORDS)
     with pytest.raises(NoSuchConstraint, match="are: none"):
-        remove_constraint(QueryState(), "red")
+        remove_constraint(QueryState(), "red", WORDS)
 
 
 def test_a_proposition_with_a_strange_polarity_is_refused():
     with pytest.raises(BadPolarity, match=r"'red' has polarity 2: use \+1"):
-        apply_turn(QueryState(), propositions=[P("red", 2)])
+        apply_turn(QueryState(), vocabulary=WORDS, propositions=[P("red", 2)])
 
 
 # --- summary and persistence ----------------------------------------------------------------------
@@ -233,14 +235,14 @@ def test_a_proposition_with_a_strange_polarity_is_refused():
 
 def test_summary_reads_as_one_line_of_what_is_in_force():
     state = talk(["striped"], ["blue", "dress"], ["-checked"])
-    state = apply_turn(state, propositions=[P("green")], reference=123, reference_text="green",
+    state = apply_turn(state, vocabulary=WORDS, propositions=[P("green")], reference=123, reference_text="green",
                        disliked=[5, 6], liked=[7])
-    assert summary(state) == (
+    assert summary(state, WORDS) == (
         "dress · green · striped · not checked · like img 123 + green · 1 liked · 2 disliked")
 
 
 def test_an_empty_memory_says_so():
-    assert summary(QueryState()) == "no constraints yet"
+    assert summary(QueryState(), WORDS) == "no constraints yet"
 
 
 def test_state_round_trips_through_json():
@@ -256,28 +258,3 @@ def test_state_round_trips_through_json():
 
 def test_record_shown_keeps_rank_order():
     assert record_shown(QueryState(), [30, 10, 20]).shown == (30, 10, 20)
-
-
-# --- the vocabulary behind the slots --------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("said", "text", "slot"), [
-    ("stripes", "striped", "pattern"), ("stripy", "striped", "pattern"),
-    ("grey", "gray", "color"), ("Navy Blue", "navy", "color"),
-    ("light blue", "light blue", "color"),
-    ("long-sleeved", "long sleeves", "sleeves"), ("short sleeves", "short sleeves", "sleeves"),
-    ("short", "short", "length"), ("long", "long", "length"), ("knee", "knee-length", "length"),
-    ("tee", "t-shirt", "category"), ("jumper", "sweater", "category"),
-    ("shorts", "shorts", "category"), ("dresses", "dress", "category"),
-    ("polka dots", "polka-dot", "pattern"), ("white polka dots", "white polka-dot", "pattern"),
-    ("plaid", "checked", "pattern"), ("leather bag", "leather bag", "category"),
-    ("leather strap", "leather strap", None),
-])
-def test_the_vocabulary_knows_each_spelling_and_its_slot(said, text, slot):
-    assert (lexicon.canonical(said), lexicon.slot_of(said)) == (text, slot)
-    assert lexicon.canonical(text) == text  # canonical forms are fixed points
-
-
-def test_slot_names_are_recognised_for_revocations():
-    assert [lexicon.slot_named(t) for t in ("the colour", "any color", "pattern", "shoes")] == [
-        "color", "color", "pattern", None]

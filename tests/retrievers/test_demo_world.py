@@ -9,15 +9,9 @@ import pytest
 from PIL import Image
 
 from retrievers.demo.captions import caption, full_description
-from retrievers.demo.world import (
-    ATTRIBUTE_KEYS,
-    ATTRIBUTES,
-    RGB,
-    Item,
-    draw,
-    sample_items,
-    write_catalogue,
-)
+from retrievers.demo.schema import ATTRIBUTES
+from retrievers.demo.schema import KEYS as ATTRIBUTE_KEYS
+from retrievers.demo.world import RGB, Item, draw, sample_items, write_catalogue
 
 
 @pytest.fixture(scope="module")

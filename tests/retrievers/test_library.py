@@ -35,7 +35,8 @@ def test_index_stores_rows_vectors_and_model(rummage_home, photo_folder, spec):
     assert len(library.index) == 12
     assert list_libraries(rummage_home)[0] == {
         "name": "photos", "images": 12, "model": spec.label,
-        "root": str(photo_folder.resolve()), "folder": str(rummage_home / "photos")}
+        "root": str(photo_folder.resolve()), "folder": str(rummage_home / "photos"),
+        "vocabulary": "photos"}
     # A person can open it with plain sqlite tools.
     tables = {r[0] for r in sqlite3.connect(rummage_home / "photos" / "library.db").execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -87,10 +88,7 @@ def test_stale_index_is_rebuilt_from_the_table(rummage_home, photo_folder, spec)
     library = Library.create(rummage_home, "photos", spec)
     library.index_folder(photo_folder)
     # A crash between committing rows and saving the index: the table moved on.
-    with library.db.atomic():
-        library.db.execute("DELETE FROM vectors WHERE id = 1")
-        library.db.execute("DELETE FROM images WHERE id = 1")
-        library._bump_generation()
+    library.catalog.remove([1])
     library.close()
     reopened = Library.open("photos", rummage_home)
     assert len(reopened.index) == 11 and 1 not in reopened.index
@@ -188,3 +186,111 @@ def test_known_bad_files_are_not_read_again(rummage_home, messy_folder, spec):
     first = library.index_folder(messy_folder)
     second = library.index_folder(messy_folder)
     assert second.skipped == first.skipped and second.embedded == 0 and second.unchanged == 9
+
+
+def test_paths_give_the_real_name_of_a_file_that_is_not_utf8(rummage_home, messy_folder, spec):
+    library = Library.create(rummage_home, "messy", spec)
+    library.index_folder(messy_folder)
+    paths = library.paths()
+    assert set(paths) == set(library.index.ids())
+    odd = next(p for p in paths.values() if Path(p).name == "caf\udce9.png")
+    assert Path(odd).is_file()
+
+
+# -- reading what a library holds, without writing SQL -------------------------------------
+
+
+@pytest.fixture
+def split_library(rummage_home, photo_folder, spec) -> Library:
+    """The photos, every third one held out for testing, as an evaluation indexes them."""
+    metadata = {f"img{i:02d}.png": {"split": "test" if i % 3 == 0 else "train", "n": i}
+                for i in range(12)}
+    library = Library.create(rummage_home, "photos", spec)
+    library.index_folder(photo_folder, metadata=metadata)
+    return library
+
+
+def test_metadata_gives_every_image_its_meta_by_id(split_library, photo_folder):
+    metas = split_library.metadata()
+    paths = split_library.paths()
+    assert set(metas) == set(paths) == set(split_library.index.ids())
+    for image_id, meta in metas.items():
+        n = int(Path(paths[image_id]).stem[3:])
+        assert meta == {"split": "test" if n % 3 == 0 else "train", "n": n}
+    assert sorted(paths.values()) == [str(photo_folder.resolve() / f"img{i:02d}.png")
+                                      for i in range(12)]
+
+
+def test_metadata_and_paths_of_some_images_leave_the_rest_out(split_library):
+    assert set(split_library.metadata([2, 5, 999])) == {2, 5}
+    assert set(split_library.paths([7])) == {7}
+    assert split_library.metadata([]) == {} and split_library.paths([]) == {}
+
+
+def test_held_out_targets_are_the_test_split_in_id_order(split_library):
+    held_out = split_library.ids_in_split("test")
+    metas = split_library.metadata()
+    assert held_out == sorted(i for i, m in metas.items() if m["split"] == "test")
+    assert [metas[i]["n"] for i in held_out] == [0, 3, 6, 9]
+    assert split_library.ids_in_split("validation") == []
+
+
+def test_a_library_without_splits_has_no_held_out_ids(rummage_home, photo_folder, spec):
+    library = Library.create(rummage_home, "photos", spec)
+    library.index_folder(photo_folder)
+    assert library.ids_in_split("test") == []
+    assert all(meta == {} for meta in library.metadata().values())
+
+
+# -- the vocabulary a library reads text with, recorded like its model ----------------------
+
+
+def test_new_library_reads_text_with_the_photos_vocabulary(rummage_home, spec):
+    library = Library.create(rummage_home, "photos", spec)
+    assert library.vocabulary_ref == "photos"
+    assert library.info["vocabulary"] == "photos"
+
+
+def test_demo_model_library_reads_text_with_the_demo_vocabulary(rummage_home):
+    assert Library.create(rummage_home, "demo", ModelSpec.demo()).vocabulary_ref == "demo"
+
+
+def test_library_loads_the_vocabulary_it_records(rummage_home, spec):
+    library = Library.create(rummage_home, "photos", spec, vocabulary="demo")
+    assert library.vocabulary.name == "demo"
+    assert library.vocabulary is library.vocabulary  # read once
+
+
+def test_vocabulary_is_stored_as_given(rummage_home, tmp_path, spec):
+    words = str(tmp_path / "my-words.json")
+    Library.create(rummage_home, "photos", spec, vocabulary=words).close()
+    assert Library.open("photos", rummage_home).vocabulary_ref == words
+
+
+def test_switching_vocabulary_keeps_the_images(rummage_home, photo_folder, spec):
+    library = Library.create(rummage_home, "photos", spec)
+    library.index_folder(photo_folder)
+    library.close()
+
+    switched = Library.create(rummage_home, "photos", spec, vocabulary="demo")
+    assert switched.vocabulary_ref == "demo" and len(switched) == 12
+    switched.close()
+    # Creating it again without naming one keeps the choice.
+    assert Library.create(rummage_home, "photos", spec).vocabulary_ref == "demo"
+    assert Library.open("photos", rummage_home).vocabulary_ref == "demo"
+
+
+def test_library_made_before_vocabularies_reads_the_default_for_its_model(rummage_home, spec):
+    for name, model in [("photos", spec), ("demo", ModelSpec.demo())]:
+        Library.create(rummage_home, name, model).close()
+        with sqlite3.connect(rummage_home / name / "library.db") as conn:
+            conn.execute("DELETE FROM library WHERE key = 'vocabulary'")
+    assert Library.open("photos", rummage_home).vocabulary_ref == "photos"
+    assert Library.open("demo", rummage_home).vocabulary_ref == "demo"
+
+
+def test_libraries_list_shows_each_vocabulary(rummage_home, spec):
+    Library.create(rummage_home, "demo", ModelSpec.demo()).close()
+    Library.create(rummage_home, "photos", spec, vocabulary="/home/me/words.json").close()
+    assert {item["name"]: item["vocabulary"] for item in list_libraries(rummage_home)} == {
+        "demo": "demo", "photos": "/home/me/words.json"}

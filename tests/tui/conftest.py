@@ -1,24 +1,10 @@
-"""Fixtures for the chat app: a small real demo library, built once, and the deterministic fake."""
+"""Fixtures for the chat app: the real agent on the suite's demo library, and a fake."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from tests.tui.fakes import FakeAgent, FakeWorld
-
-DEMO_SIZE = 600  # big enough for ten results of every colour, small enough to build in seconds
-
-
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory) -> Path:
-    """A RUMMAGE_HOME holding the real demo library (generated garments, the bundled model)."""
-    from agent.demo import ensure_demo_library
-
-    home = tmp_path_factory.mktemp("tui-home")
-    ensure_demo_library(home, n=DEMO_SIZE)
-    return home
 
 
 @pytest.fixture

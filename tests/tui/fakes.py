@@ -184,8 +184,11 @@ class FakeAgent:
         self.calls: list[tuple] = []
         self.closed = False
 
-    def new_session(self) -> FakeSession:
-        session_id = f"s-{len(self._sessions) + 1:04d}"
+    def warm_up(self) -> None:
+        pass
+
+    def new_session(self, session_id: str | None = None) -> FakeSession:
+        session_id = session_id or f"s-{len(self._sessions) + 1:04d}"
         session = self._sessions[session_id] = FakeSession(self, session_id)
         return session
 

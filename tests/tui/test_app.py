@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from tests.conftest import DEMO_TEST_ITEMS
 from tests.tui.fakes import FakeAgent, gated
 from tests.tui.pilot import conversation_text, screen_text, settle, type_text
 from tui.app import make_app
@@ -49,7 +50,7 @@ async def test_a_query_shows_ten_numbered_thumbnails(open_demo):
             assert f"#{rank}" in text
         assert "› a red dress" in text and "dress · red" in text
         assert memory_labels(app) == ["dress", "red"]
-        assert f"demo · 600 images · demo · session {app.session.id}" in text
+        assert f"demo · {DEMO_TEST_ITEMS:,} images · demo · session {app.session.id}" in text
         # Every thumbnail was decoded in the worker and drawn from the cache.
         assert all(app.cache.peek(i) is not None for i in shown(app))
 

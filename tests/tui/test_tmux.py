@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEMO_TEST_ITEMS
+
 TMUX = shutil.which("tmux")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,7 +78,7 @@ def test_the_chat_in_a_real_terminal(terminal, demo_home, tmp_path):
     terminal.start(command, {"RUMMAGE_HOME": str(demo_home), "HF_HUB_OFFLINE": "1",
                              "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get(
                                  "PYTHONPATH", "")])})
-    terminal.wait_for("600 images", "Describe what you want")
+    terminal.wait_for(f"{DEMO_TEST_ITEMS:,} images", "Describe what you want")
 
     terminal.type("a red dress")
     terminal.keys("Enter")

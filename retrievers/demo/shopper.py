@@ -1,4 +1,4 @@
-"""A simulated shopper for the demo world: holds a target garment and reacts to each page shown.
+"""The demo world's simulated shopper: holds a target garment and reacts to each page shown.
 
 The protocol of chat-based retrieval papers (ChatIR, PlugIR, FashionNTM): the user opens with a
 partial description (one or two attributes) and then gives one piece of feedback per turn, chosen
@@ -29,47 +29,18 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-# The attribute keys of a demo-world item's meta, in the order a shopper tends to mention them.
-ATTRIBUTE_KEYS = ("category", "color", "pattern", "pattern_color", "sleeves", "length")
+import numpy as np
 
-NOUNS = {
-    "t-shirt": ("t-shirt", "tee", "T-shirt"),
-    "shirt": ("shirt", "blouse"),
-    "sweater": ("sweater", "jumper", "pullover"),
-    "jacket": ("jacket", "coat"),
-    "dress": ("dress",),
-    "skirt": ("skirt",),
-    "trousers": ("trousers", "pants"),
-    "shorts": ("shorts",),
-}
-PLURAL_NOUNS = ("trousers", "pants", "shorts")
-COLOR_WORDS = {"gray": ("gray", "grey"), "navy": ("navy", "navy blue")}
-PATTERN_ADJECTIVES = {
-    "solid": ("plain", "solid", "solid-colored", "plain"),
-    "striped": ("striped", "stripy"),
-    "polka-dot": ("polka-dot", "dotted", "spotted"),
-    "checked": ("checked", "checkered", "plaid"),
-}
-PATTERN_NOUNS = {
-    "striped": ("stripes",),
-    "polka-dot": ("polka dots", "dots", "spots"),
-    "checked": ("checks",),
-}
-SLEEVE_ADJECTIVES = {
-    "sleeveless": ("sleeveless",),
-    "short": ("short-sleeved", "short sleeved"),
-    "long": ("long-sleeved", "long sleeved"),
-}
-SLEEVE_CLAUSES = {
-    "sleeveless": ("with no sleeves", "without sleeves", "sleeveless"),
-    "short": ("with short sleeves", "short sleeves"),
-    "long": ("with long sleeves", "long sleeves"),
-}
-LENGTH_WORDS = {
-    "short": ("short", "mini"),
-    "knee": ("knee-length", "knee length", "midi"),
-    "long": ("long", "maxi", "floor-length"),
-}
+from retrievers.demo.schema import KEYS as ATTRIBUTE_KEYS
+from retrievers.demo.schema import PLURAL as PLURAL_NOUNS
+from retrievers.demo.schema import SHOPPER
+
+NOUNS = SHOPPER.nouns
+PATTERN_ADJECTIVES = SHOPPER.pattern_adjectives
+PATTERN_NOUNS = SHOPPER.pattern_nouns
+SLEEVE_ADJECTIVES = SHOPPER.sleeve_adjectives
+SLEEVE_CLAUSES = SHOPPER.sleeve_clauses
+LENGTH_WORDS = SHOPPER.length_words
 ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
                  "ninth", "tenth")
 
@@ -340,8 +311,33 @@ def _phrase(meta: Mapping, keys: Sequence[str], rng: random.Random, *, form: str
 
 
 def _color(value: str, rng: random.Random) -> str:
-    return rng.choice(COLOR_WORDS.get(value, (value,)))
+    return rng.choice(SHOPPER.color(value))
 
 
 def _article(text: str) -> str:
     return ("an " if text[0].lower() in "aeiou" else "a ") + text
+
+
+class Pictures:
+    """What the simulated user sees: each picture's pixels, read once, compared as a person would
+    compare two pictures side by side (mean squared difference of the RGB pixels at 32 px)."""
+
+    def __init__(self, paths: Mapping[int, str], side: int = 32):
+        self.paths = paths
+        self.side = side
+        self._pixels: dict[int, np.ndarray] = {}
+
+    def pixels(self, image_id: int) -> np.ndarray:
+        if image_id not in self._pixels:
+            from PIL import Image
+
+            with Image.open(self.paths[image_id]) as image:
+                small = image.convert("RGB").resize((self.side, self.side), Image.BILINEAR)
+            self._pixels[image_id] = np.asarray(small, np.float32) / 255.0
+        return self._pixels[image_id]
+
+    def distance_to(self, target: int) -> Callable[[int], float]:
+        def distance(image_id: int) -> float:
+            return float(np.mean((self.pixels(image_id) - self.pixels(target)) ** 2))
+
+        return distance

@@ -1,4 +1,4 @@
-"""What a person sees from `rummage index`, `search` and `libraries`, including after kill -9."""
+"""What a person sees from `rummage index`, `search`, `libraries`, `ask` and `vocabulary`."""
 
 from __future__ import annotations
 
@@ -117,3 +117,76 @@ def _count(db: Path, table: str = "images") -> int:
             return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_ask_command_continues_a_session(small_library, capsys):
+    assert main(["ask", "a red dress", "-l", small_library]) == 0
+    out = capsys.readouterr().out
+    session_id = out.strip().splitlines()[-1].split()[1]
+    assert main(["ask", "make it blue", "-l", small_library, "-s", session_id, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["session"] == session_id and data["summary"] == "dress · blue"
+    assert main(["ask", "hi", "-l", small_library, "-s", "nope"]) == 2
+
+
+def test_ask_with_a_local_cross_encoder(small_library, tiny_blip, capsys):
+    assert main(["ask", "a red dress", "-l", small_library, "--cross-encoder", str(tiny_blip),
+                 "--json"]) == 0
+    reply = json.loads(capsys.readouterr().out)
+    assert len(reply["results"]) == 10 and reply["summary"] == "dress · red"
+    assert main(["ask", "red", "-l", small_library, "--cross-encoder", "/nope"]) == 2
+
+
+def test_a_new_photo_library_reads_requests_with_the_photos_vocabulary(tmp_path, tiny_model_dir,
+                                                                      capsys):
+    folder = tmp_path / "pets"
+    make_image(folder / "a.png", (200, 120, 40))
+    code, _, err = run_cli("index", str(folder), "-l", "pets", "--checkpoint",
+                           str(tiny_model_dir), capsys=capsys)
+    assert code == 0 and "(vocabulary photos)" in err
+    code, out, _ = run_cli("vocabulary", "show", "--library", "pets", capsys=capsys)
+    assert code == 0 and "animal (head nouns)" in out and "dog = " in out
+    code, out, _ = run_cli("libraries", "--json", capsys=capsys)
+    assert json.loads(out)[0]["vocabulary"] == "photos"
+
+
+def test_index_with_your_own_vocabulary_file_and_switch_back(tmp_path, tiny_model_dir, capsys):
+    folder = tmp_path / "pets"
+    make_image(folder / "a.png", (200, 120, 40))
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"name": "mine", "extends": "photos", "slots": [
+        {"name": "pet_name", "kind": "head", "values": [{"value": "rufus"}, {"value": "tom"}]}]}))
+    assert run_cli("index", str(folder), "-l", "pets", "--checkpoint", str(tiny_model_dir),
+                   "--vocabulary", str(mine), capsys=capsys)[0] == 0
+    assert Library.open("pets", Path(os.environ["RUMMAGE_HOME"])).vocabulary_ref == str(mine)
+    code, out, _ = run_cli("vocabulary", "show", "-l", "pets", capsys=capsys)
+    assert code == 0 and "pet_name (head nouns): 2 values" in out
+    assert run_cli("index", str(folder), "-l", "pets", "--vocabulary", "photos",
+                   capsys=capsys)[0] == 0
+    assert Library.open("pets", Path(os.environ["RUMMAGE_HOME"])).vocabulary_ref == "photos"
+
+
+def test_a_bad_vocabulary_is_one_line_and_creates_nothing(tmp_path, tiny_model_dir, capsys,
+                                                         rummage_home):
+    folder = tmp_path / "pets"
+    make_image(folder / "a.png", (200, 120, 40))
+    code, _, err = run_cli("index", str(folder), "-l", "pets", "--checkpoint",
+                           str(tiny_model_dir), "--vocabulary", "klingon", capsys=capsys)
+    assert code == 2 and err.startswith("rummage: No vocabulary 'klingon': use one of")
+    assert len(err.strip().splitlines()) == 1 and not (rummage_home / "pets").exists()
+
+
+def test_the_shipped_vocabularies_are_listed(capsys):
+    code, out, _ = run_cli("vocabulary", "list", capsys=capsys)
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["demo", "photos"]
+
+
+def test_the_console_script_adds_chat_to_the_agents_commands(capsys):
+    from tui.cli import main as rummage
+
+    with pytest.raises(SystemExit):
+        main(["chat", "--help"])  # the agent's own parser knows no chat
+    assert "invalid choice: 'chat'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        rummage(["chat", "--help"])
+    assert done.value.code == 0 and "--session" in capsys.readouterr().out

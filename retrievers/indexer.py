@@ -1,0 +1,152 @@
+"""Makes a library's catalog hold exactly the images under a folder: incremental and resumable.
+
+Why unchanged files are recognised by size and mtime: hashing 100k photos costs minutes, a stat
+costs microseconds; a file whose size and mtime match its row is not read again. A file that was
+skipped is likewise not read again until its size or mtime changes.
+
+Why each batch is one transaction: a batch of images is committed with its vectors and the
+generation bump in one transaction (`db.atomic()`, through `Catalog.write()`: sqlite-utils'
+`execute` commits each write on its own unless a transaction is open, so a plain `with conn:`
+block is not one), so a run killed at any moment leaves a table that is true (every file at most
+once, each with its vector), and the next run carries on from there.
+
+Why decoding runs in threads: it overlaps with encoding the previous images, since PIL and
+torch both release the GIL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrievers.catalog import Catalog, path_text
+from retrievers.encoders import Encoder
+from retrievers.images import MAX_PIXELS, BadImage, FileEntry, appearance, decode, walk_images
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(kw_only=True)
+class IndexReport:
+    """What one `index` run did, for the closing summary."""
+
+    seen: int = 0  # image files found under the root
+    added: int = 0  # new files embedded
+    updated: int = 0  # changed files embedded again
+    unchanged: int = 0  # skipped because size and mtime match
+    removed: int = 0  # rows of files that are gone
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+    seconds: float = 0.0
+    total: int = 0  # images in the library after the run
+
+    @property
+    def embedded(self) -> int:
+        return self.added + self.updated
+
+
+class Indexer:
+    """One run over one folder: `Indexer(catalog, root, encoder=...).run()`."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        root: Path,
+        *,
+        encoder: Callable[[], Encoder],  # called only when some file needs embedding
+        metadata: Mapping[str, dict] | None = None,  # path relative to root, with `/` -> meta
+        progress: Progress | None = None,
+        batch_size: int = 64,  # images per encoder call and per transaction
+        max_pixels: int = MAX_PIXELS,
+    ):
+        self.catalog = catalog
+        self.root = root
+        self.encoder = encoder
+        self.metadata = metadata or {}
+        self.progress = progress
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        self.report = IndexReport()
+
+    def run(self) -> IndexReport:
+        """Embed new and changed files, drop the rows of files that are gone; `total` and
+        `seconds` are left to the caller, who refreshes the index after this."""
+        known = self.catalog.files()
+        todo, seen = self._survey(known)
+        gone = [row[0] for path, row in known.items() if path not in seen]
+        self.report.removed = self.catalog.remove(gone)
+        self._embed(todo, known)
+        return self.report
+
+    def _survey(self, known) -> tuple[list[FileEntry], set[str]]:
+        """The files that need embedding, and every stored path still under the root."""
+        skipped_before = self.catalog.skips()
+        todo: list[FileEntry] = []
+        seen: set[str] = set()
+        for entry in walk_images(self.root):
+            self.report.seen += 1
+            key = path_text(entry.path)
+            seen.add(key)
+            if entry.problem:
+                self._skip(entry, entry.problem)
+                continue
+            row = known.get(key)
+            if row and row[1] == entry.size and row[2] == entry.mtime:
+                self.report.unchanged += 1
+                continue
+            before = skipped_before.get(key)
+            if before and before[0] == entry.size and before[1] == entry.mtime:
+                self.report.skipped[key] = before[2]
+                continue
+            todo.append(entry)
+        self.catalog.forget_skips(set(skipped_before) - seen)
+        return todo, seen
+
+    def _skip(self, entry: FileEntry, reason: str) -> None:
+        self.report.skipped[path_text(entry.path)] = reason
+        with self.catalog.write():
+            self.catalog.record_skip(entry, reason)
+
+    def _embed(self, todo: list[FileEntry], known: dict) -> None:
+        encoder = self.encoder() if todo else None
+        done = 0
+        if self.progress:
+            self.progress(0, len(todo))
+
+        def load(entry: FileEntry):
+            try:
+                decoded = decode(entry.path, self.max_pixels)
+                pixels = encoder.preprocess(decoded.image)
+                return entry, decoded, pixels, appearance(decoded.image)
+            except BadImage as e:
+                return entry, None, None, str(e)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for start in range(0, len(todo), self.batch_size):
+                batch = list(pool.map(load, todo[start : start + self.batch_size]))
+                bad = [(entry, reason) for entry, _, _, reason in batch if isinstance(reason, str)]
+                good = [item for item in batch if not isinstance(item[3], str)]
+                vectors = encoder.encode_pixels([item[2] for item in good]) if good else []
+                with self.catalog.write():
+                    for entry, reason in bad:
+                        self.report.skipped[path_text(entry.path)] = reason
+                        self.catalog.record_skip(entry, reason)
+                    for (entry, decoded, _, look), vector in zip(good, vectors):
+                        self._store(entry, decoded, vector, look, known)
+                    self.catalog.bump_generation()
+                done += len(batch)
+                if self.progress:
+                    self.progress(done, len(todo))
+
+    def _store(self, entry, decoded, vector, look, known: dict) -> None:
+        key = path_text(entry.path)
+        existing = known.get(key)
+        meta = self.metadata.get(entry.path.relative_to(self.root).as_posix(), {})
+        row_id = self.catalog.upsert(entry, decoded, meta=meta, vector=vector, look=look,
+                                     row_id=existing[0] if existing else None)
+        if existing:
+            self.report.updated += 1
+        else:
+            self.report.added += 1
+            known[key] = (row_id, entry.size, entry.mtime)

@@ -1,0 +1,466 @@
+"""What words mean to one library: slots, their values, spellings and prompts, loaded from data.
+
+A vocabulary is a JSON file (the format is documented in docs/vocabulary.md); two ship:
+`photos` (retrievers/vocabularies/photos.json, the default for a folder of photos) and `demo`
+(retrievers/demo/vocabulary.json, the demo world's garments). A library records which one it
+reads text with, like its model; a user may pass a file of their own, which can `extend` a
+shipped one. Nothing outside the data knows what a sleeve or a dog is.
+
+Design decisions (carried over from the first, hard-coded lexicon, where they were measured on
+the demo world):
+- Slots exist for conflict resolution: two values of one slot cannot both hold ("red" then
+  "blue"), values of different slots combine. Phrases outside the vocabulary have no slot and
+  simply accumulate, so a vocabulary can stay modest.
+- Longest match wins: "short" alone is a length, "short sleeves" a sleeve value.
+- A slot may be `colored_by` another ("pattern" by "color"): a colour before one of the slot's
+  *nouns* ("white stripes", "red polka dots") colours the pattern, so the phrase is one value of
+  the pattern slot ("white striped"); a colour before an adjective ("red striped dress") is the
+  thing's colour.
+- Slots of kind "head" hold nouns that adjectives attach to (a garment, an animal, a vehicle): a
+  phrase whose last word is a head value ("leather bag", "sports car") fills that slot, and the
+  head in force is the noun every attribute prompt is phrased with ("long" -> "long dress"),
+  because a bare adjective is a weak prompt for CLIP.
+- Each slot's values (but those marked `"contrast": false`) are the alternatives a proposition
+  is scored against ("blue dress" against "red dress", ...): a zero-shot classification whose
+  softmax share is the proposition's probability.
+- Every spelling belongs to one value: a repeated spelling is an error in the file, reported
+  with both places, instead of one silently winning.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).parent
+# Shipped vocabularies by name, as open_clip keeps its model configs: data files in one registry.
+SHIPPED: dict[str, Path] = {
+    "photos": HERE / "vocabularies" / "photos.json",
+    "demo": HERE / "demo" / "vocabulary.json",
+}
+DEFAULT = "photos"
+_ARTICLES = re.compile(r"^(the|a|an|any|its|their)\s+")
+
+
+class VocabularyError(ValueError):
+    """A vocabulary cannot be found or read; the message names the file and the fix."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Value:
+    value: str  # the canonical spelling ("gray")
+    spellings: tuple[str, ...] = ()  # other spellings that mean it ("grey")
+    nouns: tuple[str, ...] = ()  # spellings that are nouns ("stripes"); the first is the phrase form
+    contrast: bool = True  # whether it is an alternative when other values are scored
+    prompt: str | None = None  # its own prompt template, else the slot's
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slot:
+    name: str  # "color"
+    kind: str = "attribute"  # "head": its values are nouns the attributes attach to
+    names: tuple[str, ...] = ()  # words that name the slot ("colour"), for "any colour"
+    modifiers: tuple[str, ...] = ()  # words that shade a value and keep its slot ("light blue")
+    place: str = "before"  # where a value goes in one noun phrase: "before" the head, or "with"
+    prompt: str = "{value} {noun}"  # the encoder's prompt for a value; {noun}: the head in force
+    colored_by: str | None = None  # the slot whose values colour this one's nouns ("color")
+    colored_prompt: str = "{noun} with {color} {pattern}"  # prompt of a coloured value
+    negated_name: str | None = None  # what "no <slot name>" wants ("no pattern" -> "solid")
+    values: tuple[Value, ...] = ()
+
+    @property
+    def contrast(self) -> tuple[str, ...]:
+        return tuple(v.value for v in self.values if v.contrast)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Example:
+    request: str  # what a person typed
+    lines: tuple[str, ...]  # "+ dress", "- striped", "0 stripes"
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)  # compared and hashed by identity: one per file
+class Vocabulary:
+    name: str  # "photos", "demo", or the file's stem
+    description: str = ""
+    default_noun: str = "photo"  # the noun of attribute prompts when no head value is in force
+    sentence_order: tuple[str, ...] = ()  # slot order inside one noun phrase
+    who: str = "person"  # who is searching, for the language model's prompt ("shopper")
+    examples: tuple[Example, ...] = ()  # worked examples for the language model's prompt
+    slots: tuple[Slot, ...] = ()
+    source: str = ""  # the file it was read from
+    _table: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        table: dict[str, tuple[str, str]] = {}
+        for slot in self.slots:
+            for value in slot.values:
+                for spelling in dict.fromkeys((value.value, *value.spellings, *value.nouns)):
+                    key = normalize(spelling)
+                    if key in table and table[key] != (value.value, slot.name):
+                        other, other_slot = table[key]
+                        raise VocabularyError(
+                            f"{self.source or self.name}: the spelling {spelling!r} means both "
+                            f"{other!r} ({other_slot}) and {value.value!r} ({slot.name}); keep "
+                            "it in one place")
+                    table[key] = (value.value, slot.name)
+        self._table.update(table)
+
+    # -- the slots -----------------------------------------------------------------------------
+
+    @property
+    def slot_order(self) -> tuple[str, ...]:
+        """Slot names in the order the memory lists them."""
+        return tuple(s.name for s in self.slots)
+
+    def slot(self, name: str | None) -> Slot | None:
+        return self._slots.get(name) if name else None
+
+    @functools.cached_property
+    def _slots(self) -> dict[str, Slot]:
+        return {s.name: s for s in self.slots}
+
+    @functools.cached_property
+    def heads(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.slots if s.kind == "head")
+
+    @functools.cached_property
+    def _names(self) -> dict[str, str]:
+        out = {}
+        for slot in self.slots:
+            for name in (slot.name, *slot.names):
+                out[normalize(name)] = slot.name
+        return out
+
+    @functools.cached_property
+    def _nouns(self) -> dict[str, tuple[str, str]]:
+        """Noun spelling -> (value, slot) for the slots that can be coloured."""
+        return {normalize(n): (v.value, s.name) for s in self.slots if s.colored_by
+                for v in s.values for n in v.nouns}
+
+    @functools.cached_property
+    def _max_words(self) -> int:
+        return max((len(key.split()) for key in self._table), default=1)
+
+    # -- reading a phrase ----------------------------------------------------------------------
+
+    def canonical(self, text: str) -> str:
+        """One spelling per meaning: "stripes" -> "striped", "grey" -> "gray"."""
+        return self._analyse(text)[0]
+
+    def slot_of(self, text: str) -> str | None:
+        """The slot a phrase fills ("navy" -> "color"), or None outside the vocabulary."""
+        return self._analyse(text)[1]
+
+    def slot_named(self, text: str) -> str | None:
+        """The slot a phrase names ("the colour" -> "color"), for "any color"."""
+        return self._names.get(_ARTICLES.sub("", normalize(text)))
+
+    def normalize(self, text: str) -> str:
+        return normalize(text)
+
+    def negated_name(self, slot: str | None) -> str | None:
+        """The value "no <slot>" wants, when the vocabulary says ("no pattern" -> "solid")."""
+        found = self.slot(slot)
+        return found.negated_name if found else None
+
+    def negative_spellings(self, cues: Iterable[str]) -> list[tuple[str, str]]:
+        """(spelling, canonical) for spellings that begin with a negation cue ("no sleeves"),
+        longest first: a decomposer must read them whole before it reads the negation."""
+        cue_words = {c for c in cues}
+        found = [(s, value) for s, (value, _) in self._table.items()
+                 if s.split()[0] in cue_words and len(s.split()) > 1]
+        return sorted(found, key=lambda pair: -len(pair[0]))
+
+    def colored(self, text: str) -> tuple[str, str, Slot] | None:
+        """("white", "striped", pattern slot) for a coloured value "white striped", else None."""
+        for slot in self.slots:
+            if not slot.colored_by:
+                continue
+            for value in slot.values:
+                if value.nouns and text.endswith(" " + value.value):
+                    color = text[: -len(value.value) - 1]
+                    if self._lookup_plain(color, slot.colored_by):
+                        return color, value.value, slot
+        return None
+
+    def _analyse(self, text: str) -> tuple[str, str | None]:
+        phrase = normalize(text)
+        found = self._lookup(phrase)
+        if found:
+            return found
+        words = phrase.split()
+        # "cotton shirts" -> "cotton shirt": the head noun takes its canonical form and slot.
+        if len(words) >= 2:
+            head = self._table.get(words[-1])
+            if head and head[1] in self.heads:
+                return " ".join([*words[:-1], head[0]]), head[1]
+        return phrase, None
+
+    def _lookup(self, phrase: str) -> tuple[str, str] | None:
+        """(canonical, slot) of a spelling, a modified value, or a coloured value."""
+        found = self._lookup_plain(phrase)
+        if found:
+            return found
+        words = phrase.split()
+        for slot in self.slots:
+            if not slot.colored_by or len(words) < 2:
+                continue
+            for n in (3, 2, 1):
+                if len(words) <= n:
+                    continue
+                color = self._lookup_plain(" ".join(words[:n]), slot.colored_by)
+                tail = self._table.get(" ".join(words[n:]))
+                if color and tail and tail[1] == slot.name:
+                    return f"{color[0]} {tail[0]}", slot.name
+        return None
+
+    def _lookup_plain(self, phrase: str, only: str | None = None) -> tuple[str, str] | None:
+        """A spelling, or a modifier before a spelling of its slot ("light blue")."""
+        found = self._table.get(phrase)
+        if found is None:
+            head, _, rest = phrase.partition(" ")
+            inner = self._table.get(rest)
+            slot = self.slot(inner[1]) if inner else None
+            if slot is not None and head in slot.modifiers:
+                found = (f"{head} {inner[0]}", slot.name)
+        if found and only is not None and found[1] != only:
+            return None
+        return found
+
+    def split(self, text: str) -> list[str]:
+        """Split an adjective stack into canonical phrases, head nouns first.
+
+        "long navy dress" -> ["dress", "long", "navy"]; "white polka dots" -> ["white
+        polka-dot"]; unknown words stay attached to what follows them, so an unknown compound
+        ("leather strap", "sports car") is never cut apart.
+        """
+        words = normalize(text).split()
+        pieces: list[tuple[str, str | None]] = []  # (spelling, slot); None for unknown words
+        i = 0
+        while i < len(words):
+            for n in range(min(self._max_words + 1, len(words) - i), 0, -1):
+                phrase = " ".join(words[i:i + n])
+                found = self._lookup_plain(phrase)
+                if found:
+                    pieces.append((phrase, found[1]))
+                    i += n
+                    break
+            else:
+                pieces.append((words[i], None))
+                i += 1
+        merged: list[tuple[str, str | None]] = []
+        for spelling, slot in pieces:
+            if merged:
+                last, last_slot = merged[-1]
+                noun = self._nouns.get(spelling)
+                # a colour colours a following noun of a slot it colours: "white stripes"
+                if noun and self.slot(noun[1]).colored_by == last_slot and last_slot:
+                    merged[-1] = (f"{last} {spelling}", noun[1])
+                    continue
+                # unknown words glue onto what follows ("leather" + "strap", "leather" + "bag")
+                if last_slot is None and (slot is None or slot in self.heads):
+                    merged[-1] = (f"{last} {spelling}", slot)
+                    continue
+            merged.append((spelling, slot))
+        heads = [self.canonical(s) for s, slot in merged if slot in self.heads]
+        others = [self.canonical(s) for s, slot in merged if slot not in self.heads]
+        return heads + others
+
+    # -- phrasing for the encoder --------------------------------------------------------------
+
+    def head_of(self, wanted: Iterable[tuple[str, str | None]]) -> str | None:
+        """The noun in force: the first wanted value of a head slot."""
+        return next((text for text, slot in wanted if slot in self.heads), None)
+
+    def alternatives(self, text: str, slot_name: str | None) -> list[str]:
+        """The competing values of the same slot, in the same shape as `text`."""
+        slot = self.slot(slot_name)
+        if slot is None:
+            return []
+        colored = self.colored(text) if slot.colored_by else None
+        if colored:  # a coloured value: vary either part, or have none of it
+            color, value, _ = colored
+            with_nouns = [v.value for v in slot.values if v.contrast and v.nouns]
+            without = [v.value for v in slot.values if v.contrast and not v.nouns]
+            return ([f"{c} {value}" for c in self.slot(slot.colored_by).contrast if c != color]
+                    + [f"{color} {v}" for v in with_nouns if v != value] + without)
+        return [v for v in slot.contrast if v != text]
+
+    def render(self, text: str, slot_name: str | None, noun: str | None) -> str:
+        """A prompt for one value, phrased with the head in force ("long" -> "long dress")."""
+        slot = self.slot(slot_name)
+        if slot is None:
+            return text
+        noun = noun or self.default_noun
+        colored = self.colored(text) if slot.colored_by else None
+        if colored:
+            color, value, _ = colored
+            return slot.colored_prompt.format(noun=noun, color=color,
+                                              pattern=self._noun_form(slot, value))
+        own = next((v.prompt for v in slot.values if v.value == text and v.prompt), None)
+        return (own or slot.prompt).format(value=text, noun=noun)
+
+    def render_sentence(self, wanted: Sequence[tuple[str, str | None]]) -> str:
+        """All wanted values as one noun phrase ("long navy dress with white polka dots")."""
+        by_slot: dict[str | None, list[str]] = {}
+        for text, slot in wanted:
+            by_slot.setdefault(slot, []).append(text)
+        order = [*self.sentence_order, *(s for s in self.slot_order
+                                         if s not in self.sentence_order)]
+        before, heads, withs, colored = [], [], [], []
+        for name in order:
+            slot = self.slot(name)
+            for text in by_slot.get(name, []):
+                found = self.colored(text) if slot.colored_by else None
+                if found:
+                    colored.append(f"{found[0]} {self._noun_form(slot, found[1])}")
+                elif slot.kind == "head":
+                    heads.append(text)
+                elif slot.place == "with":
+                    withs.append(text)
+                else:
+                    before.append(text)
+        phrase = " ".join(before + heads)
+        if withs + colored:
+            phrase += " with " + " and ".join(withs + colored)
+        free = by_slot.get(None, [])
+        return ", ".join([p for p in [phrase.strip(), *free] if p]) or "a photo"
+
+    def _noun_form(self, slot: Slot, value: str) -> str:
+        found = next((v for v in slot.values if v.value == value), None)
+        return found.nouns[0] if found and found.nouns else value
+
+    # -- for people ----------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """The vocabulary as a person reads it, for `rummage vocabulary show`."""
+        lines = [f"vocabulary {self.name!r}: {self.description}".rstrip(": "),
+                 f"  file: {self.source}" if self.source else ""]
+        for slot in self.slots:
+            kind = " (head nouns)" if slot.kind == "head" else ""
+            lines.append(f"{slot.name}{kind}: {len(slot.values)} values; named by "
+                         + ", ".join(dict.fromkeys((slot.name, *slot.names))))
+            for value in slot.values:
+                others = [s for s in dict.fromkeys((*value.spellings, *value.nouns))
+                          if s != value.value]
+                extra = f" = {', '.join(others)}" if others else ""
+                mark = "" if value.contrast else "  (not contrasted)"
+                lines.append(f"  {value.value}{extra}{mark}")
+        return "\n".join(line for line in lines if line)
+
+
+def normalize(text: str) -> str:
+    """Lowercase, single-spaced, without surrounding punctuation or quotes."""
+    text = text.lower().replace("\u2019", "'").replace("\u2010", "-").replace("\u2013", "-")
+    text = re.sub(r"\s+", " ", text)
+    return text.strip(" \t\n.,;:!?\"'()[]")
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def list_vocabularies() -> list[str]:
+    return sorted(SHIPPED)
+
+
+def load_vocabulary(ref: str | Path) -> Vocabulary:
+    """A shipped vocabulary by name ("photos", "demo") or a JSON file by path."""
+    return _load(str(ref))
+
+
+@functools.lru_cache(maxsize=16)
+def _load(ref: str) -> Vocabulary:
+    path = SHIPPED.get(ref) or Path(ref).expanduser()
+    data = _read(path, ref)
+    base = data.get("extends")
+    if base:
+        if base == ref or Path(str(base)).expanduser() == path:
+            raise VocabularyError(f"{path}: a vocabulary cannot extend itself")
+        data = merge(_raw(base), data)
+    return from_dict(data, source=str(path))
+
+
+def _raw(ref: str) -> dict:
+    path = SHIPPED.get(ref) or Path(ref).expanduser()
+    data = _read(path, ref)
+    if data.get("extends"):
+        data = merge(_raw(data["extends"]), data)
+    return data
+
+
+def _read(path: Path, ref: str) -> dict:
+    if not path.is_file():
+        raise VocabularyError(
+            f"No vocabulary {ref!r}: use one of {', '.join(list_vocabularies())} or the path of "
+            "a JSON file (see `rummage vocabulary show photos` for the format)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise VocabularyError(f"Cannot read the vocabulary {path}: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("slots", []), list):
+        raise VocabularyError(f"{path}: a vocabulary is a JSON object with a list of 'slots'")
+    return data
+
+
+def merge(base: Mapping, extra: Mapping) -> dict:
+    """`extra` on top of `base`: its slots are added, or extend the slot of the same name
+    (new values appended, spellings of an existing value added to it)."""
+    out = {**base, **{k: v for k, v in extra.items() if k not in ("slots", "extends")}}
+    slots = [dict(s, values=[dict(v) for v in s.get("values", [])]) for s in base["slots"]]
+    by_name = {s["name"]: s for s in slots}
+    for slot in extra.get("slots", []):
+        mine = by_name.get(slot["name"])
+        if mine is None:
+            slots.append(dict(slot))
+            continue
+        mine.update({k: v for k, v in slot.items() if k not in ("values", "name")})
+        values = {v["value"]: v for v in mine["values"]}
+        for value in slot.get("values", []):
+            if value["value"] in values:
+                old = values[value["value"]]
+                for key in ("spellings", "nouns"):
+                    old[key] = list(dict.fromkeys([*old.get(key, []), *value.get(key, [])]))
+            else:
+                mine["values"].append(dict(value))
+    out["slots"] = slots
+    out["sentence_order"] = list(dict.fromkeys(
+        [*base.get("sentence_order", []), *extra.get("sentence_order", [])]))
+    return out
+
+
+def from_dict(data: Mapping, source: str = "") -> Vocabulary:
+    where = source or data.get("name", "vocabulary")
+    try:
+        slots = tuple(_slot(s) for s in data["slots"])
+        llm = data.get("llm", {})
+        return Vocabulary(
+            name=str(data.get("name") or Path(source).stem),
+            description=str(data.get("description", "")),
+            default_noun=str(data.get("default_noun", "photo")),
+            sentence_order=tuple(data.get("sentence_order", ())),
+            who=str(llm.get("who", "person")),
+            examples=tuple(Example(request=e["request"], lines=tuple(e["lines"]))
+                           for e in llm.get("examples", ())),
+            slots=slots,
+            source=source,
+        )
+    except (KeyError, TypeError, AttributeError) as e:
+        raise VocabularyError(f"{where}: not a vocabulary ({type(e).__name__}: {e}); every slot "
+                              "needs a 'name' and 'values' of {{'value': ...}}") from e
+
+
+def _slot(data: Mapping) -> Slot:
+    values = tuple(
+        Value(value=normalize(v["value"]), spellings=tuple(v.get("spellings", ())),
+              nouns=tuple(v.get("nouns", ())), contrast=bool(v.get("contrast", True)),
+              prompt=v.get("prompt"))
+        for v in data["values"])
+    known = {k: data[k] for k in ("kind", "place", "prompt", "colored_by", "colored_prompt",
+                                  "negated_name") if k in data}
+    return Slot(name=data["name"], names=tuple(data.get("names", ())),
+                modifiers=tuple(data.get("modifiers", ())), values=values, **known)
