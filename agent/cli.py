@@ -126,7 +126,7 @@ def cmd_libraries(args) -> int:
     width = max(len(i["name"]) for i in items)
     for item in items:
         print(f"{item['name']:<{width}}  {item['images']:>8d} images  {item['model']}"
-              f"  {item['root'] or ''}")
+              f"  vocabulary {item['vocabulary']}  {item['root'] or ''}")
     return 0
 
 
@@ -250,7 +250,7 @@ def build_parser(more: Sequence[Callable] = ()) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON: rank, id, path, score")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("libraries", help="list libraries with their size and model")
+    p = sub.add_parser("libraries", help="list libraries with their size, model and vocabulary")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_libraries)
 

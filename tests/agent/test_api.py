@@ -106,3 +106,19 @@ def test_forgotten_throwaway_sessions_are_gone(small_library):
     agent.forget(session.id)
     with pytest.raises(NoSuchSession):
         agent.session(session.id)
+
+
+def test_every_knob_is_one_variant_away(small_library):
+    from agent.engine import EngineConfig
+    from agent.errors import UnknownSetting
+    from retrievers.rerank import RerankWeights
+
+    agent = Agent.open(small_library, persist=False)
+    tuned = agent.variant(rerank=False, diversity=0.0, liked=4.0, k=3)
+    assert tuned.config == AgentConfig(k=3, engine=EngineConfig(
+        rerank=False, diversity=0.0, weights=RerankWeights(liked=4.0)))
+    assert tuned.engine.config is tuned.config.engine  # the engine runs on the config it shows
+    assert len(tuned.new_session().say("red").results) == 3
+    assert agent.config == AgentConfig()  # the original is untouched
+    with pytest.raises(UnknownSetting, match="No agent setting 'likd'"):
+        agent.variant(likd=4.0)

@@ -50,7 +50,7 @@ def test_search_json_lists_rank_id_path_score(tmp_path, photo_folder, tiny_model
     code, out, _ = run_cli("search", "red", "-l", "p", "--json", capsys=capsys)
     assert len(json.loads(out)) == 10
     code, out, _ = run_cli("libraries", capsys=capsys)
-    assert out.startswith("p ") and "12 images" in out
+    assert out.startswith("p ") and "12 images" in out and "vocabulary photos" in out
 
 
 @pytest.mark.parametrize(
