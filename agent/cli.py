@@ -165,6 +165,8 @@ def cmd_vocabulary(args) -> int:
             print(f"{name:<8} {sum(len(s.values) for s in vocabulary.slots):>4} values in "
                   f"{len(vocabulary.slots)} slots  {vocabulary.description}")
         return 0
+    if args.library and args.name:
+        raise CliError("Give a vocabulary NAME|PATH or --library NAME, not both")
     if args.library:
         library = Library.open(args.library, rummage_home())
         try:

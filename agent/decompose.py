@@ -6,7 +6,7 @@ to score as dress ∧ long ∧ navy ∧ white polka-dot ∧ ¬checked than as on
 The rule decomposer, in order:
 1. Whole-sentence idioms are rewritten first ("anything but X" → "not X", "X instead of Y" →
    "X, not Y"), and so are the vocabulary's spellings that begin with a negation word ("no
-   sleeves" in the demo world's means "sleeveless"): read word by word, their "no" would negate.
+   sleeves" means "sleeveless" in the demo world's): read word by word, their "no" would negate.
 2. The text is cut into chunks at commas, semicolons, full stops and "but". A chunk that is a
    revocation ("stripes are fine", "forget the color", "any color", "I don't mind checks")
    yields polarity-0 propositions.
@@ -263,12 +263,13 @@ Start each line with + for something wanted, - for something not wanted, 0 for s
 
 
 def prompt_for(vocabulary: Vocabulary) -> str:
-    """The instruction and worked examples for a language model, in the vocabulary's words;
-    `{text}` is left in it for the request."""
-    slots = ", ".join(f"a {slot.name.replace('_', ' ')}" for slot in vocabulary.slots[:6])
+    """The instruction and worked examples for a language model, in the vocabulary's words.
+
+    `{text}` is left in it and replaced (not str.format-ted) by the request, so examples and
+    custom prompts may hold braces."""
     examples = "".join(f"Request: {e.request}\n" + "".join(f"{line}\n" for line in e.lines)
                        + "\n" for e in vocabulary.examples)
-    return PROMPT.format(who=vocabulary.who, slots=slots or "a thing, a colour",
+    return PROMPT.format(who=vocabulary.who, slots=vocabulary.phrases or "a thing, a colour",
                          examples=examples)
 
 

@@ -4,9 +4,9 @@ Pure functions over frozen state, so the graph can checkpoint any state and test
 
 Design decisions:
 - Conflicts are settled by slot (the library's vocabulary, passed in as a `Lexicon`): a new
-  positive value replaces the positive
-  values of *earlier* turns in its slot ("red" then "blue" → blue). Values of one slot said in
-  the same turn all stay ("red and white") because the user said them together.
+  positive value replaces the positive values of *earlier* turns in its slot ("red" then
+  "blue" → blue). Values of one slot said in the same turn all stay ("red and white") because
+  the user said them together.
 - A replacement takes the place of the constraint it replaces, so the memory panel does not
   reshuffle when the user changes one attribute.
 - Negatives never fade and are only removed by the user (a revocation, the opposite positive,

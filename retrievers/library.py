@@ -179,9 +179,16 @@ class Library:
         with self._lock:
             if self._vocabulary is None:
                 # Imported on first use: indexing and listing never read text.
-                from retrievers.vocabulary import load_vocabulary
+                from retrievers.vocabulary import VocabularyError, load_vocabulary
 
-                self._vocabulary = load_vocabulary(self.vocabulary_ref)
+                try:
+                    self._vocabulary = load_vocabulary(self.vocabulary_ref)
+                except VocabularyError as e:
+                    raise LibraryError(
+                        f"Library {self.name!r} reads requests with the vocabulary "
+                        f"{self.vocabulary_ref!r}, which cannot be used ({e}). Choose one with "
+                        f"`rummage index DIR --library {self.name} --vocabulary NAME|PATH`"
+                    ) from e
             return self._vocabulary
 
     # -- indexing --------------------------------------------------------------------------

@@ -70,6 +70,10 @@ class Slot:
     colored_by: str | None = None  # the slot whose values colour this one's nouns ("color")
     colored_prompt: str = "{noun} with {color} {pattern}"  # prompt of a coloured value
     negated_name: str | None = None  # what "no <slot name>" wants ("no pattern" -> "solid")
+    # whether the attributes in force are phrased with this slot's value as their noun: false
+    # for people, so a colour is never phrased as "black woman" (until a colour is bound to
+    # the noun it was said with, "a woman in a red dress" would otherwise be "red woman")
+    binds: bool = True
     values: tuple[Value, ...] = ()
 
     @property
@@ -90,6 +94,7 @@ class Vocabulary:
     default_noun: str = "photo"  # the noun of attribute prompts when no head value is in force
     sentence_order: tuple[str, ...] = ()  # slot order inside one noun phrase
     who: str = "person"  # who is searching, for the language model's prompt ("shopper")
+    phrases: str = ""  # what propositions look like, for the same prompt ("a colour, a garment")
     examples: tuple[Example, ...] = ()  # worked examples for the language model's prompt
     slots: tuple[Slot, ...] = ()
     source: str = ""  # the file it was read from
@@ -274,8 +279,9 @@ class Vocabulary:
     # -- phrasing for the encoder --------------------------------------------------------------
 
     def head_of(self, wanted: Iterable[tuple[str, str | None]]) -> str | None:
-        """The noun in force: the first wanted value of a head slot."""
-        return next((text for text, slot in wanted if slot in self.heads), None)
+        """The noun in force: the first wanted value of a head slot that binds attributes."""
+        return next((text for text, slot in wanted
+                     if slot in self.heads and self.slot(slot).binds), None)
 
     def alternatives(self, text: str, slot_name: str | None) -> list[str]:
         """The competing values of the same slot, in the same shape as `text`."""
@@ -289,6 +295,12 @@ class Vocabulary:
             without = [v.value for v in slot.values if v.contrast and not v.nouns]
             return ([f"{c} {value}" for c in self.slot(slot.colored_by).contrast if c != color]
                     + [f"{color} {v}" for v in with_nouns if v != value] + without)
+        rest, _, last = text.rpartition(" ")
+        own = self._table.get(last)
+        if (rest and own and own[1] == slot.name and rest not in slot.modifiers
+                and self._table.get(text) is None):
+            # a phrase around a value ("my dog", "cotton shirt"): vary the value, keep the rest
+            return [f"{rest} {v}" for v in slot.contrast if v != own[0]]
         return [v for v in slot.contrast if v != text]
 
     def render(self, text: str, slot_name: str | None, noun: str | None) -> str:
@@ -375,29 +387,52 @@ def load_vocabulary(ref: str | Path) -> Vocabulary:
 
 @functools.lru_cache(maxsize=16)
 def _load(ref: str) -> Vocabulary:
-    path = SHIPPED.get(ref) or Path(ref).expanduser()
+    path = _where(ref, Path.cwd())
+    data = _raw(ref, Path.cwd(), ())
+    try:
+        return from_dict(data, source=str(path))
+    except VocabularyError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as e:
+        raise VocabularyError(f"{path}: not a vocabulary ({type(e).__name__}: {e}); see "
+                              "docs/vocabulary.md for the format") from e
+
+
+def _where(ref: str, here: Path) -> Path:
+    """A shipped name's file, or a path; a relative path is read from `here` (the folder of
+    the file that names it), so a vocabulary and the one it extends can move together."""
+    if ref in SHIPPED:
+        return SHIPPED[ref]
+    path = Path(ref).expanduser()
+    return path if path.is_absolute() else here / path
+
+
+def _raw(ref: str, here: Path, seen: tuple[Path, ...]) -> dict:
+    """The file's JSON with everything it extends merged beneath it."""
+    path = _where(ref, here)
+    if path.resolve() in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path.resolve()))
+        raise VocabularyError(f"Vocabularies extend each other in a circle: {chain}")
     data = _read(path, ref)
     base = data.get("extends")
-    if base:
-        if base == ref or Path(str(base)).expanduser() == path:
-            raise VocabularyError(f"{path}: a vocabulary cannot extend itself")
-        data = merge(_raw(base), data)
-    return from_dict(data, source=str(path))
-
-
-def _raw(ref: str) -> dict:
-    path = SHIPPED.get(ref) or Path(ref).expanduser()
-    data = _read(path, ref)
-    if data.get("extends"):
-        data = merge(_raw(data["extends"]), data)
-    return data
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise VocabularyError(f"{path}: 'extends' names a vocabulary or a file, got {base!r}")
+    try:
+        return merge(_raw(base, path.parent, (*seen, path.resolve())), data)
+    except VocabularyError:
+        raise
+    except (KeyError, TypeError, AttributeError) as e:
+        raise VocabularyError(f"{path}: cannot extend {base!r} ({type(e).__name__}: {e}); "
+                              "every slot needs a 'name' and 'values'") from e
 
 
 def _read(path: Path, ref: str) -> dict:
     if not path.is_file():
         raise VocabularyError(
             f"No vocabulary {ref!r}: use one of {', '.join(list_vocabularies())} or the path of "
-            "a JSON file (see `rummage vocabulary show photos` for the format)")
+            "a JSON file (its format: docs/vocabulary.md)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -434,33 +469,76 @@ def merge(base: Mapping, extra: Mapping) -> dict:
 
 
 def from_dict(data: Mapping, source: str = "") -> Vocabulary:
+    """A checked Vocabulary: a bad template or a dangling slot name fails here, in one line
+    that names the file, not later in the middle of a search."""
     where = source or data.get("name", "vocabulary")
     try:
         slots = tuple(_slot(s) for s in data["slots"])
         llm = data.get("llm", {})
-        return Vocabulary(
+        vocabulary = Vocabulary(
             name=str(data.get("name") or Path(source).stem),
             description=str(data.get("description", "")),
             default_noun=str(data.get("default_noun", "photo")),
-            sentence_order=tuple(data.get("sentence_order", ())),
+            sentence_order=tuple(_strings(data.get("sentence_order", []), "sentence_order")),
             who=str(llm.get("who", "person")),
+            phrases=str(llm.get("phrases", "")),
             examples=tuple(Example(request=e["request"], lines=tuple(e["lines"]))
                            for e in llm.get("examples", ())),
             slots=slots,
             source=source,
         )
+    except VocabularyError as e:
+        raise VocabularyError(f"{where}: {e}") from e
     except (KeyError, TypeError, AttributeError) as e:
         raise VocabularyError(f"{where}: not a vocabulary ({type(e).__name__}: {e}); every slot "
-                              "needs a 'name' and 'values' of {{'value': ...}}") from e
+                              "needs a 'name' and 'values' of {'value': ...}") from e
+    _check(vocabulary)
+    return vocabulary
+
+
+def _strings(value, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise VocabularyError(f"'{what}' must be a list of strings, got {value!r}")
+    return value
+
+
+def _check(vocabulary: Vocabulary) -> None:
+    where = vocabulary.source or vocabulary.name
+    names = set(vocabulary.slot_order)
+    for name in vocabulary.sentence_order:
+        if name not in names:
+            raise VocabularyError(f"{where}: sentence_order names no slot {name!r}")
+    for slot in vocabulary.slots:
+        if not isinstance(slot.binds, bool):
+            raise VocabularyError(f"{where}: 'binds' of slot {slot.name!r} must be true or false")
+        if slot.kind not in ("head", "attribute") or slot.place not in ("before", "with"):
+            raise VocabularyError(f"{where}: slot {slot.name!r} has kind {slot.kind!r} and place "
+                                  f"{slot.place!r}; use kind head|attribute, place before|with")
+        if slot.colored_by is not None and slot.colored_by not in names:
+            raise VocabularyError(f"{where}: slot {slot.name!r} is colored_by {slot.colored_by!r}"
+                                  ", which is not a slot")
+        templates = [(slot.prompt, "prompt"), (slot.colored_prompt, "colored_prompt"),
+                     *((v.prompt, f"prompt of {v.value!r}") for v in slot.values if v.prompt)]
+        for template, what in templates:
+            try:
+                template.format(value="v", noun="n", color="c", pattern="p")
+            except (KeyError, IndexError, ValueError) as e:
+                raise VocabularyError(
+                    f"{where}: the {what} of slot {slot.name!r} ({template!r}) cannot be filled "
+                    "(use {value} and {noun}; {color} and {pattern} in colored_prompt)") from e
 
 
 def _slot(data: Mapping) -> Slot:
+    for v in data["values"]:
+        if not isinstance(v.get("contrast", True), bool):
+            raise VocabularyError(f"'contrast' of {v['value']!r} must be true or false")
     values = tuple(
-        Value(value=normalize(v["value"]), spellings=tuple(v.get("spellings", ())),
-              nouns=tuple(v.get("nouns", ())), contrast=bool(v.get("contrast", True)),
-              prompt=v.get("prompt"))
+        Value(value=normalize(v["value"]), spellings=tuple(_strings(v.get("spellings", []),
+                                                                    "spellings")),
+              nouns=tuple(_strings(v.get("nouns", []), "nouns")),
+              contrast=v.get("contrast", True), prompt=v.get("prompt"))
         for v in data["values"])
     known = {k: data[k] for k in ("kind", "place", "prompt", "colored_by", "colored_prompt",
-                                  "negated_name") if k in data}
+                                  "negated_name", "binds") if k in data}
     return Slot(name=data["name"], names=tuple(data.get("names", ())),
                 modifiers=tuple(data.get("modifiers", ())), values=values, **known)

@@ -31,7 +31,9 @@ def ensure_demo_library(home: Path, n: int = 20000, progress: Callable | None = 
 
     folder = home / DEMO_LIBRARY
     catalogue = folder / "catalogue"
-    library = Library.create(home, DEMO_LIBRARY, ModelSpec.demo(), vocabulary="demo")
+    # a new demo library reads the demo vocabulary (the default for the demo model); an
+    # existing one keeps whatever its user chose
+    library = Library.create(home, DEMO_LIBRARY, ModelSpec.demo())
     try:
         if len(library) >= n and library.root == catalogue.resolve():
             return folder

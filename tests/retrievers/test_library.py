@@ -294,3 +294,21 @@ def test_libraries_list_shows_each_vocabulary(rummage_home, spec):
     Library.create(rummage_home, "photos", spec, vocabulary="/home/me/words.json").close()
     assert {item["name"]: item["vocabulary"] for item in list_libraries(rummage_home)} == {
         "demo": "demo", "photos": "/home/me/words.json"}
+
+
+def test_a_vocabulary_file_moved_away_is_one_line_that_names_the_library(
+        rummage_home, photo_folder, spec, tmp_path):
+    import json as _json
+
+    from retrievers.library import LibraryError
+
+    words = tmp_path / "words.json"
+    words.write_text(_json.dumps({"name": "mine", "slots": [
+        {"name": "fruit", "values": [{"value": "apple"}, {"value": "pear"}]}]}))
+    Library.create(rummage_home, "photos", spec, vocabulary=str(words)).close()
+    words.unlink()
+    library = Library.open("photos", rummage_home)
+    with pytest.raises(LibraryError, match="Library 'photos' reads requests with the "
+                       "vocabulary .*--vocabulary NAME|PATH"):
+        library.vocabulary  # noqa: B018
+    library.close()

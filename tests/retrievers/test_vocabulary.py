@@ -90,3 +90,54 @@ def test_a_missing_or_broken_file_is_one_clear_error(tmp_path):
     broken.write_text("{not json")
     with pytest.raises(VocabularyError, match="Cannot read the vocabulary"):
         load_vocabulary(broken)
+
+
+def write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_relative_extends_is_read_beside_the_file_that_names_it(tmp_path, monkeypatch):
+    write(tmp_path / "words" / "base.json", {"name": "base", "slots": [
+        {"name": "fruit", "values": [{"value": "apple"}, {"value": "pear"}]}]})
+    mine = write(tmp_path / "words" / "mine.json", {"name": "mine", "extends": "base.json",
+                                                    "slots": []})
+    monkeypatch.chdir(tmp_path)  # not the folder of the files
+    assert load_vocabulary(mine).slot_of("pear") == "fruit"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"slots": [{"name": "a", "prompt": "{value} {nuon}", "values": [{"value": "x"}]}]},
+     "cannot be filled"),
+    ({"slots": [{"name": "a", "colored_by": "colour", "values": [{"value": "x"}]}]},
+     "is colored_by 'colour', which is not a slot"),
+    ({"slots": [{"name": "a", "values": [{"value": "x", "contrast": "no"}]}]},
+     "must be true or false"),
+    ({"sentence_order": "a", "slots": [{"name": "a", "values": [{"value": "x"}]}]},
+     "must be a list of strings"),
+    ({"extends": 5, "slots": []}, "'extends' names a vocabulary or a file"),
+    ({"extends": "photos", "slots": [{"values": []}]}, "cannot extend 'photos'"),
+])
+def test_mistakes_in_a_vocabulary_file_are_found_when_it_is_read(tmp_path, data, message):
+    with pytest.raises(VocabularyError, match=message):
+        load_vocabulary(write(tmp_path / "bad.json", data))
+
+
+def test_vocabularies_that_extend_each_other_in_a_circle_are_refused(tmp_path):
+    write(tmp_path / "a.json", {"extends": "b.json", "slots": []})
+    write(tmp_path / "b.json", {"extends": "a.json", "slots": []})
+    with pytest.raises(VocabularyError, match="in a circle"):
+        load_vocabulary(tmp_path / "a.json")
+
+
+def test_a_phrase_around_a_value_is_contrasted_in_the_same_shape():
+    assert PHOTOS.alternatives("my dog", "animal")[:2] == ["my cat", "my horse"]
+    assert "dog" not in PHOTOS.alternatives("my dog", "animal")
+
+
+def test_people_are_never_the_noun_of_a_colour_prompt():
+    wanted = [("woman", "person"), ("red", "color")]
+    assert PHOTOS.head_of(wanted) is None
+    assert PHOTOS.render("red", "color", PHOTOS.head_of(wanted)) == "red photo"
+    assert PHOTOS.head_of([("woman", "person"), ("dog", "animal")]) == "dog"
