@@ -147,7 +147,7 @@ def cmd_demo(args) -> int:
 
 def _vocabulary_ref(ref: str) -> str:
     """A shipped name as it is, a file as its absolute path; checked by loading it."""
-    from retrievers.vocabulary import SHIPPED, load_vocabulary
+    from retrievers.vocabularies import SHIPPED, load_vocabulary
 
     if ref not in SHIPPED and Path(ref).expanduser().is_file():
         ref = str(Path(ref).expanduser().resolve())
@@ -157,7 +157,7 @@ def _vocabulary_ref(ref: str) -> str:
 
 def cmd_vocabulary(args) -> int:
     from retrievers.library import Library
-    from retrievers.vocabulary import list_vocabularies, load_vocabulary
+    from retrievers.vocabularies import list_vocabularies, load_vocabulary
 
     if args.action == "list":
         for name in list_vocabularies():

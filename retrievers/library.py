@@ -175,11 +175,11 @@ class Library:
 
     @property
     def vocabulary(self):
-        """The vocabulary itself, as `retrievers.vocabulary.load_vocabulary` reads it."""
+        """The vocabulary itself, as `retrievers.vocabularies.load_vocabulary` reads it."""
         with self._lock:
             if self._vocabulary is None:
                 # Imported on first use: indexing and listing never read text.
-                from retrievers.vocabulary import VocabularyError, load_vocabulary
+                from retrievers.vocabularies import VocabularyError, load_vocabulary
 
                 try:
                     self._vocabulary = load_vocabulary(self.vocabulary_ref)

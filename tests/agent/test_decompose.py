@@ -10,7 +10,7 @@ from agent.decompose import (
     parse_lines,
     prompt_for,
 )
-from retrievers.vocabulary import load_vocabulary
+from retrievers.vocabularies import load_vocabulary
 
 WORDS = load_vocabulary("demo")  # these stories are about garments
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent.engine import diversify
-from retrievers.vocabulary import load_vocabulary
+from retrievers.vocabularies import load_vocabulary
 
 DEMO = load_vocabulary("demo")
 render, alternatives, render_sentence = DEMO.render, DEMO.alternatives, DEMO.render_sentence

@@ -20,7 +20,7 @@ from agent.interpret import interpret
 from retrievers.demo.schema import vocabulary_value
 from retrievers.demo.shopper import UserSimulator
 from retrievers.demo.world import sample_items
-from retrievers.vocabulary import load_vocabulary
+from retrievers.vocabularies import load_vocabulary
 from tests.conftest import DEMO_TEST_ITEMS
 
 DEMO_WORDS = load_vocabulary("demo")  # the shopper speaks the demo world's words

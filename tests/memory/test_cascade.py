@@ -17,7 +17,7 @@ from memory.cascade import (
     summary,
     weights,
 )
-from retrievers.vocabulary import load_vocabulary
+from retrievers.vocabularies import load_vocabulary
 
 WORDS = load_vocabulary("demo")  # the slots these stories are told in
 

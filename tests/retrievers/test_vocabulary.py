@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from retrievers.vocabulary import VocabularyError, list_vocabularies, load_vocabulary
+from retrievers.vocabularies import VocabularyError, list_vocabularies, load_vocabulary
 
 DEMO = load_vocabulary("demo")
 PHOTOS = load_vocabulary("photos")
