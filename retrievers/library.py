@@ -27,6 +27,8 @@ from retrievers.index import VectorIndex
 from retrievers.index_file import INDEX_NAME, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
 
+DEFAULT_VOCABULARY = "photos"  # what a new library reads text with, unless told otherwise
+
 __all__ = [
     "DB_NAME", "INDEX_NAME", "SCHEMA", "Hit", "IndexReport", "Library", "LibraryError",
     "ModelMismatch", "Progress", "UnknownLibrary", "library_dir", "list_libraries",
@@ -111,7 +113,7 @@ class Library:
         if stored is None:
             library.catalog.set_info(name=name, model=json.dumps(spec.to_dict()),
                                      created=time.time(),
-                                     vocabulary=vocabulary or _default_vocabulary(spec))
+                                     vocabulary=vocabulary or DEFAULT_VOCABULARY)
         elif ModelSpec.from_dict(json.loads(stored)) != spec:
             existing = library.spec.label
             library.close()
@@ -309,9 +311,8 @@ def _spec(info: Mapping[str, str]) -> ModelSpec:
     return ModelSpec.from_dict(json.loads(info.get("model", "{}")))
 
 
-def _default_vocabulary(spec: ModelSpec) -> str:
-    return "demo" if spec == ModelSpec.demo() else "photos"
-
-
 def _vocabulary_ref(info: Mapping[str, str]) -> str:
-    return info.get("vocabulary") or _default_vocabulary(_spec(info))
+    # Libraries made before vocabularies were recorded: the demo model's was the demo library,
+    # which read the garment words; any other read the (then mixed) general words.
+    legacy = "demo" if _spec(info) == ModelSpec.demo() else DEFAULT_VOCABULARY
+    return info.get("vocabulary") or legacy

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from retrievers.demo.schema import describe, differing, script_for
 from retrievers.demo.shopper import Pictures
 from retrievers.encoders import ModelSpec
-from retrievers.library import Library
+from retrievers.library import DB_NAME, Library
 
 DEMO_LIBRARY = "demo"
 
@@ -31,9 +31,10 @@ def ensure_demo_library(home: Path, n: int = 20000, progress: Callable | None = 
 
     folder = home / DEMO_LIBRARY
     catalogue = folder / "catalogue"
-    # a new demo library reads the demo vocabulary (the default for the demo model); an
-    # existing one keeps whatever its user chose
-    library = Library.create(home, DEMO_LIBRARY, ModelSpec.demo())
+    # a new demo library reads the demo world's words; an existing one keeps its user's choice
+    new = not (folder / DB_NAME).is_file()
+    library = Library.create(home, DEMO_LIBRARY, ModelSpec.demo(),
+                             vocabulary="demo" if new else None)
     try:
         if len(library) >= n and library.root == catalogue.resolve():
             return folder

@@ -139,3 +139,15 @@ def test_full_description_reads_as_a_person_would_write_it():
     trousers = {"category": "trousers", "color": "navy", "pattern": "solid",
                 "pattern_color": None, "sleeves": None, "length": None}
     assert full_description(trousers) == "plain navy trousers"
+
+
+def test_the_demo_library_reads_garment_words_and_keeps_its_users_choice(rummage_home):
+    from retrievers.demo.tour import ensure_demo_library
+    from retrievers.library import Library
+
+    ensure_demo_library(rummage_home, n=40)
+    assert Library.open("demo", rummage_home).vocabulary_ref == "demo"
+    Library.create(rummage_home, "demo", Library.open("demo", rummage_home).spec,
+                   vocabulary="photos").close()
+    ensure_demo_library(rummage_home, n=40)  # `rummage demo` / `rummage chat` again
+    assert Library.open("demo", rummage_home).vocabulary_ref == "photos"

@@ -251,8 +251,9 @@ def test_new_library_reads_text_with_the_photos_vocabulary(rummage_home, spec):
     assert library.info["vocabulary"] == "photos"
 
 
-def test_demo_model_library_reads_text_with_the_demo_vocabulary(rummage_home):
-    assert Library.create(rummage_home, "demo", ModelSpec.demo()).vocabulary_ref == "demo"
+def test_your_photos_indexed_with_the_demo_model_still_read_photo_words(rummage_home):
+    # the model is a choice of weights; the words of the library are photos unless told
+    assert Library.create(rummage_home, "mine", ModelSpec.demo()).vocabulary_ref == "photos"
 
 
 def test_library_loads_the_vocabulary_it_records(rummage_home, spec):
@@ -290,7 +291,7 @@ def test_library_made_before_vocabularies_reads_the_default_for_its_model(rummag
 
 
 def test_libraries_list_shows_each_vocabulary(rummage_home, spec):
-    Library.create(rummage_home, "demo", ModelSpec.demo()).close()
+    Library.create(rummage_home, "demo", ModelSpec.demo(), vocabulary="demo").close()
     Library.create(rummage_home, "photos", spec, vocabulary="/home/me/words.json").close()
     assert {item["name"]: item["vocabulary"] for item in list_libraries(rummage_home)} == {
         "demo": "demo", "photos": "/home/me/words.json"}
