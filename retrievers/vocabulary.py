@@ -137,6 +137,11 @@ class Vocabulary:
                 for v in s.values for n in v.nouns}
 
     @functools.cached_property
+    def _values(self) -> dict[tuple[str, str], Value]:
+        """(slot, canonical value) -> its Value."""
+        return {(s.name, v.value): v for s in self.slots for v in s.values}
+
+    @functools.cached_property
     def _max_words(self) -> int:
         return max((len(key.split()) for key in self._table), default=1)
 
@@ -303,8 +308,8 @@ class Vocabulary:
             color, value, _ = colored
             return slot.colored_prompt.format(noun=noun, color=color,
                                               pattern=self._noun_form(slot, value))
-        own = next((v.prompt for v in slot.values if v.value == text and v.prompt), None)
-        return (own or slot.prompt).format(value=text, noun=noun)
+        own = self._values.get((slot.name, text))
+        return ((own and own.prompt) or slot.prompt).format(value=text, noun=noun)
 
     def render_sentence(self, wanted: Sequence[tuple[str, str | None]]) -> str:
         """All wanted values as one noun phrase ("long navy dress with white polka dots")."""
@@ -333,7 +338,7 @@ class Vocabulary:
         return ", ".join([p for p in [phrase.strip(), *free] if p]) or "a photo"
 
     def _noun_form(self, slot: Slot, value: str) -> str:
-        found = next((v for v in slot.values if v.value == value), None)
+        found = self._values.get((slot.name, value))
         return found.nouns[0] if found and found.nouns else value
 
     # -- for people ----------------------------------------------------------------------------

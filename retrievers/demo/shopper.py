@@ -35,12 +35,6 @@ from retrievers.demo.schema import KEYS as ATTRIBUTE_KEYS
 from retrievers.demo.schema import PLURAL as PLURAL_NOUNS
 from retrievers.demo.schema import SHOPPER
 
-NOUNS = SHOPPER.nouns
-PATTERN_ADJECTIVES = SHOPPER.pattern_adjectives
-PATTERN_NOUNS = SHOPPER.pattern_nouns
-SLEEVE_ADJECTIVES = SHOPPER.sleeve_adjectives
-SLEEVE_CLAUSES = SHOPPER.sleeve_clauses
-LENGTH_WORDS = SHOPPER.length_words
 ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
                  "ninth", "tenth")
 
@@ -248,24 +242,24 @@ def noun_phrase(meta: Mapping, keys: Sequence[str], rng: random.Random) -> str:
     before: list[str] = []  # adjectives before the noun
     after: list[str] = []  # "with ..." clauses and "in <colour>"
     if "length" in keys:
-        before.append(rng.choice(LENGTH_WORDS[meta["length"]]))
+        before.append(rng.choice(SHOPPER.length_words[meta["length"]]))
     if "sleeves" in keys:
         if rng.random() < 0.5:
-            before.append(rng.choice(SLEEVE_ADJECTIVES[meta["sleeves"]]))
+            before.append(rng.choice(SHOPPER.sleeve_adjectives[meta["sleeves"]]))
         else:
-            after.append(rng.choice(SLEEVE_CLAUSES[meta["sleeves"]]))
+            after.append(rng.choice(SHOPPER.sleeve_clauses[meta["sleeves"]]))
     color = _color(meta["color"], rng) if "color" in keys else None
     pattern_word = None
     if "pattern" in keys:
         if "pattern_color" in keys and meta.get("pattern_color"):
-            nouns = PATTERN_NOUNS[meta["pattern"]]
+            nouns = SHOPPER.pattern_nouns[meta["pattern"]]
             after.append(f"with {_color(meta['pattern_color'], rng)} {rng.choice(nouns)}")
         elif meta["pattern"] != "solid" and rng.random() < 0.3:
-            after.append(f"with {rng.choice(PATTERN_NOUNS[meta['pattern']])}")
+            after.append(f"with {rng.choice(SHOPPER.pattern_nouns[meta['pattern']])}")
         else:
-            pattern_word = rng.choice(PATTERN_ADJECTIVES[meta["pattern"]])
+            pattern_word = rng.choice(SHOPPER.pattern_adjectives[meta["pattern"]])
     has_noun = "category" in keys
-    noun = rng.choice(NOUNS[meta["category"]]) if has_noun else None
+    noun = rng.choice(SHOPPER.nouns[meta["category"]]) if has_noun else None
     if color and has_noun and rng.random() < 0.2:
         after.insert(0, f"in {color}")
         color = None
@@ -289,24 +283,24 @@ def _phrase(meta: Mapping, keys: Sequence[str], rng: random.Random, *, form: str
     "white polka dots". form="with" gives the form that follows a noun: "in navy"."""
     key = keys[0]
     if key == "category":
-        noun = rng.choice(NOUNS[meta["category"]])
+        noun = rng.choice(SHOPPER.nouns[meta["category"]])
         return _article(noun) if article and noun not in PLURAL_NOUNS else noun
     if key == "color":
         color = _color(meta["color"], rng)
         return f"in {color}" if form == "with" else color
     if key in ("pattern", "pattern_color"):
         if meta.get("pattern_color") and "pattern_color" in keys:
-            text = f"{_color(meta['pattern_color'], rng)} {rng.choice(PATTERN_NOUNS[meta['pattern']])}"
+            text = f"{_color(meta['pattern_color'], rng)} {rng.choice(SHOPPER.pattern_nouns[meta['pattern']])}"
             return f"with {text}" if form == "with" else text
         if meta["pattern"] != "solid" and form == "with":
-            return f"with {rng.choice(PATTERN_NOUNS[meta['pattern']])}"
-        return rng.choice(PATTERN_ADJECTIVES[meta["pattern"]])
+            return f"with {rng.choice(SHOPPER.pattern_nouns[meta['pattern']])}"
+        return rng.choice(SHOPPER.pattern_adjectives[meta["pattern"]])
     if key == "sleeves":
         if form == "with":
-            return rng.choice(SLEEVE_CLAUSES[meta["sleeves"]])
-        return rng.choice(SLEEVE_ADJECTIVES[meta["sleeves"]] + SLEEVE_CLAUSES[meta["sleeves"]][-1:])
+            return rng.choice(SHOPPER.sleeve_clauses[meta["sleeves"]])
+        return rng.choice(SHOPPER.sleeve_adjectives[meta["sleeves"]] + SHOPPER.sleeve_clauses[meta["sleeves"]][-1:])
     if key == "length":
-        return rng.choice(LENGTH_WORDS[meta["length"]])
+        return rng.choice(SHOPPER.length_words[meta["length"]])
     raise KeyError(f"unknown attribute {key!r}; expected one of {ATTRIBUTE_KEYS}")
 
 
