@@ -47,14 +47,12 @@ def cmd_index(args) -> int:
     if not folder.is_dir():
         raise CliError(f"No such folder: {args.folder}")
     home = rummage_home()
-    vocabulary = _vocabulary_ref(args.vocabulary) if args.vocabulary else None
+    vocabulary = _checked_vocabulary(args.vocabulary) if args.vocabulary else None
     existing = home / args.library / "library.db"
     if existing.is_file() and not (args.model or args.checkpoint or args.pretrained):
         library = Library.open(args.library, home)  # the library remembers its model
         if vocabulary is not None:  # switching vocabularies keeps the images
-            spec = library.spec
-            library.close()
-            library = Library.create(home, args.library, spec, vocabulary=vocabulary)
+            library.use_vocabulary(vocabulary)
     else:
         # Load the model before creating anything, so a bad name leaves no empty library.
         spec = ModelSpec.from_options(args.model, args.pretrained, args.checkpoint)
@@ -145,7 +143,7 @@ def cmd_demo(args) -> int:
         agent.close()
 
 
-def _vocabulary_ref(ref: str) -> str:
+def _checked_vocabulary(ref: str) -> str:
     """A shipped name as it is, a file as its absolute path; checked by loading it."""
     from retrievers.vocabularies import SHIPPED, load_vocabulary
 
@@ -174,7 +172,7 @@ def cmd_vocabulary(args) -> int:
         finally:
             library.close()
     else:
-        ref = _vocabulary_ref(args.name or "photos")
+        ref = _checked_vocabulary(args.name or "photos")
     print(load_vocabulary(ref).describe())
     return 0
 

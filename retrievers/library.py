@@ -101,7 +101,7 @@ class Library:
         """Open the library `name`, creating it for `spec`; an existing one must use `spec`.
 
         `vocabulary` (a name such as "photos" or a file path) is recorded as given; left out,
-        a new library gets the default for its model and an existing one keeps its own.
+        a new library reads "photos" and an existing one keeps its own.
         """
         if not name or "/" in name or name in (".", ".."):
             raise LibraryError(f"Bad library name {name!r}: use a plain name such as 'photos'")
@@ -121,8 +121,8 @@ class Library:
                 f"Library {name!r} was indexed with {existing}; index with that model, "
                 f"or choose another --library name for {spec.label}"
             )
-        elif vocabulary is not None and vocabulary != info.get("vocabulary"):
-            library.catalog.set_info(vocabulary=vocabulary)
+        elif vocabulary is not None:
+            library.use_vocabulary(vocabulary)
         return library
 
     @classmethod
@@ -174,6 +174,13 @@ class Library:
     def vocabulary_ref(self) -> str:
         """The vocabulary this library reads text with, as recorded: a name or a file path."""
         return _vocabulary_ref(self.info)
+
+    def use_vocabulary(self, ref: str) -> None:
+        """Read requests with another vocabulary from now on; the images stay as they are."""
+        with self._lock:
+            if ref != self.info.get("vocabulary"):
+                self.catalog.set_info(vocabulary=ref)
+            self._vocabulary = None
 
     @property
     def vocabulary(self):

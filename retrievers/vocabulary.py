@@ -170,21 +170,32 @@ class Vocabulary:
     def negative_spellings(self, cues: Iterable[str]) -> list[tuple[str, str]]:
         """(spelling, canonical) for spellings that begin with a negation cue ("no sleeves"),
         longest first: a decomposer must read them whole before it reads the negation."""
-        cue_words = {c for c in cues}
+        cue_words = set(cues)
         found = [(s, value) for s, (value, _) in self._table.items()
                  if s.split()[0] in cue_words and len(s.split()) > 1]
         return sorted(found, key=lambda pair: -len(pair[0]))
 
     def colored(self, text: str) -> tuple[str, str, Slot] | None:
         """("white", "striped", pattern slot) for a coloured value "white striped", else None."""
+        found = self._colored_parts(text)
+        if found and self._values[(found[2].name, found[1])].nouns:
+            return found
+        return None
+
+    def _colored_parts(self, phrase: str) -> tuple[str, str, Slot] | None:
+        """(canonical colour, canonical value, slot) when `phrase` is a colour (up to three
+        words, "light navy blue") before a spelling of a slot that colour colours."""
+        words = phrase.split()
         for slot in self.slots:
             if not slot.colored_by:
                 continue
-            for value in slot.values:
-                if value.nouns and text.endswith(" " + value.value):
-                    color = text[: -len(value.value) - 1]
-                    if self._lookup_plain(color, slot.colored_by):
-                        return color, value.value, slot
+            for n in (3, 2, 1):
+                if len(words) <= n:
+                    continue
+                color = self._lookup_plain(" ".join(words[:n]), slot.colored_by)
+                tail = self._table.get(" ".join(words[n:]))
+                if color and tail and tail[1] == slot.name:
+                    return color[0], tail[0], slot
         return None
 
     def _analyse(self, text: str) -> tuple[str, str | None]:
@@ -205,18 +216,8 @@ class Vocabulary:
         found = self._lookup_plain(phrase)
         if found:
             return found
-        words = phrase.split()
-        for slot in self.slots:
-            if not slot.colored_by or len(words) < 2:
-                continue
-            for n in (3, 2, 1):
-                if len(words) <= n:
-                    continue
-                color = self._lookup_plain(" ".join(words[:n]), slot.colored_by)
-                tail = self._table.get(" ".join(words[n:]))
-                if color and tail and tail[1] == slot.name:
-                    return f"{color[0]} {tail[0]}", slot.name
-        return None
+        colored = self._colored_parts(phrase)
+        return (f"{colored[0]} {colored[1]}", colored[2].name) if colored else None
 
     def _lookup_plain(self, phrase: str, only: str | None = None) -> tuple[str, str] | None:
         """A spelling, or a modifier before a spelling of its slot ("light blue")."""

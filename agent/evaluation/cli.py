@@ -62,7 +62,7 @@ def add_commands(subparsers) -> None:
 
 def cmd_eval(args) -> int:
     from agent.errors import CliError
-    from agent.evaluation.runner import EvaluationError, evaluate, paths
+    from agent.evaluation.runner import EvaluationError, evaluate
 
     config = EvalConfig(episodes=args.episodes, turns=args.turns, seed=args.seed,
                         depth=args.depth)
@@ -98,7 +98,7 @@ def cmd_eval(args) -> int:
                                 config.episodes * config.turns))
         print(f"total {seconds:.1f} s")
         if args.json:
-            image_paths = paths(agent)
+            image_paths = agent.library.paths()
             _write_json(args.json, {
                 "library": args.library, "images": agent.size, "model": agent.model_label,
                 "config": asdict(config), "resamples": RESAMPLES, "seconds": round(seconds, 3),
@@ -115,7 +115,6 @@ def cmd_eval(args) -> int:
 def cmd_scenarios(args) -> int:
     from agent.errors import CliError
     from agent.evaluation.metrics import as_ranks, summarize
-    from agent.evaluation.runner import catalogue, paths
     from agent.evaluation.scenarios import (
         padded_ranks,
         read_scenarios,
@@ -131,8 +130,8 @@ def cmd_scenarios(args) -> int:
     _check_outputs(args, CliError)
     agent = _open_agent(args.library)
     try:
-        image_paths = paths(agent)
-        resolve = target_resolver(catalogue(agent), image_paths, agent.library.root)
+        image_paths = agent.library.paths()
+        resolve = target_resolver(agent.library.metadata(), image_paths, agent.library.root)
         try:
             scenarios, bad = read_scenarios(file, resolve)
         except (OSError, UnicodeDecodeError) as e:

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from agent.evaluation.metrics import TurnMetrics, as_ranks, summarize
-from retrievers.demo.shopper import ATTRIBUTE_KEYS, Pictures, UserSimulator
+from retrievers.demo.schema import KEYS as ATTRIBUTE_KEYS
+from retrievers.demo.shopper import Pictures, UserSimulator
 
 # Ablation name -> AgentConfig changes; "full" is the agent as shipped.
 ABLATIONS: dict[str, dict] = {
@@ -90,15 +91,6 @@ class AgentRun:
         }
 
 
-def catalogue(agent) -> dict[int, dict]:
-    """Every image's meta, by id, read once."""
-    return agent.library.metadata()
-
-
-def paths(agent) -> dict[int, str]:
-    return agent.library.paths()
-
-
 def pick_targets(metas: Mapping[int, dict], count: int, seed: int = 0) -> list[int]:
     """`count` test-split items with demo-world attributes, drawn without replacement while the
     split lasts (then the draw starts again over a fresh permutation)."""
@@ -153,8 +145,8 @@ def evaluate(agent, names: Sequence[str], config: EvalConfig, *,
     if config.depth < config.page:
         raise EvaluationError(f"The depth ({config.depth}) must be at least the page the user "
                               f"looks at ({config.page})")
-    metas = catalogue(agent)
-    pictures = Pictures(paths(agent))
+    metas = agent.library.metadata()  # every image's meta, read once
+    pictures = Pictures(agent.library.paths())
     targets = pick_targets(metas, config.episodes, config.seed)
     total, done = len(names) * len(targets), 0
     runs = []
