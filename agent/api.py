@@ -86,6 +86,8 @@ class Reply:
     results: list[Result]  # best first
     summary: str  # the constraints in force, one line
     message: str | None = None  # a problem to show instead of new results
+    understood: str = ""  # what the turn was read as: "set aside 10 shown", "undid 'blue'"
+    answer: str | None = None  # the reply to a question or a remark ("what do you remember?")
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
@@ -249,6 +251,10 @@ class Session:
     def remove_constraint(self, index_or_text: int | str) -> Reply:
         return self._run({"kind": "remove", "constraint": index_or_text})
 
+    def undo(self) -> Reply:
+        """Take the last turn back (as saying "undo" does): memory and page as before it."""
+        return self._run({"kind": "undo"})
+
     @property
     def state(self) -> QueryState:
         values = self.agent.graph.get_state(_thread(self.id)).values
@@ -274,6 +280,9 @@ class Session:
 
     def _run(self, request: dict) -> Reply:
         with self._lock:
+            # the checkpoint this turn starts from: where an "undo" of it will return
+            now = self.agent.graph.get_state(_thread(self.id)).config
+            request = {**request, "from": now["configurable"].get("checkpoint_id")}
             out = self.agent.graph.invoke({"request": request}, _thread(self.id))
         reply = self._reply(out["reply"], out.get("timings", {}))
         store = self.agent.store
@@ -288,6 +297,8 @@ class Session:
             )
             if request["kind"] in ("like", "dislike"):
                 store.record_feedback(self.id, turn, request["image_id"], request["kind"])
+            if out["reply"].get("found") is not None:
+                store.record_feedback(self.id, turn, out["reply"]["found"], "found")
         return reply
 
     def _reply(self, data: dict, timings: dict) -> Reply:
@@ -296,7 +307,8 @@ class Session:
                           path=rows[r["id"]]["path"] if r["id"] in rows else "")
                    for r in data.get("results", [])]
         return Reply(results=results, summary=data.get("summary", ""),
-                     message=data.get("message"), timings=dict(timings))
+                     message=data.get("message"), understood=data.get("understood", ""),
+                     answer=data.get("answer"), timings=dict(timings))
 
 
 def _propositions(out: dict):

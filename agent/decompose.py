@@ -39,6 +39,7 @@ class Proposition:
     text: str  # canonical short phrase ("navy", "white polka-dot", "short sleeves")
     polarity: int  # +1 wanted, -1 not wanted, 0 revoke an earlier constraint on this text/slot
     said: str = field(default="", compare=False)  # the user's own words, for the memory panel
+    relative: bool = False  # a change relative to an image on screen ("darker", "longer")
 
 
 class Decomposer(Protocol):
@@ -53,20 +54,52 @@ _NEGATIONS = (
     "not", "no", "without", "avoid", "nothing", "neither", "nor", "never", "none", "less",
     "except", "minus", "isn't", "aren't", "shouldn't be", "mustn't be", "hate",
 )
+_NEGATION_WORDS = frozenset(word for cue in _NEGATIONS for word in cue.split())
 # Words that open a new clause: a negation before them has ended.
 _CLAUSE_OPENERS = frozenset({"with", "that", "which", "who", "has", "have", "having", "is",
                              "are", "but", "also", "plus"})
 _CONNECTIVES = frozenset({"and", "or", "&", "as", "well"})
-_FILLER = frozenset({
-    "i", "i'd", "i'm", "id", "im", "we", "we'd", "want", "wants", "wanted", "would", "like",
-    "love", "prefer", "looking", "look", "for", "find", "show", "me", "give", "get", "need",
-    "needs", "see", "make", "it", "its", "it's", "they", "them", "something", "anything", "one",
-    "ones", "some", "a", "an", "the", "please", "pls", "maybe", "perhaps", "in", "of", "kind",
-    "sort", "more", "very", "really", "quite", "bit", "little", "just", "only", "instead",
-    "now", "again", "too", "actually", "rather", "be", "should", "must", "to", "can", "could",
-    "you", "try", "how", "what", "about", "let's", "lets", "made", "same", "thing", "things",
-    "stuff", "preferably", "ideally", "definitely", "color", "colour", "colored", "coloured",
-})
+# English function words, light verbs and request words: never a constraint, and a boundary
+# between phrases ("a boat on the water" is "boat" and "water", never "boat on"). Closed
+# classes (articles, pronouns, prepositions, auxiliaries, conjunctions) plus the verbs people
+# use to describe a picture or a fit ("has", "stops", "covered", "featuring").
+_FUNCTION = frozenset("""
+a an the this that these those there here it its it's they them their theirs one ones some any
+i i'd i'm id im me my mine we we'd we're us our you your yours he she him his her hers who whom
+whose which what whats what's where when how why whatever whichever
+of in on at to from by for into onto over under above below behind beside besides next near
+nearby between around across along through throughout down up off out against among amongst
+toward towards upon within via than as like unlike about inside outside underneath beneath
+atop top-of front-of
+and or so yet both either also plus then while whereas although though because if
+is are was were be been being am isn't aren't wasn't weren't 's 're
+has have had having got gets get getting
+do does did done doing can could would should will shall may might must
+make makes made making look looks looked looking seem seems seemed appear appears
+stop stops stopping end ends ending come comes coming go goes going reach reaches reaching
+fall falls falling hit hits sit sits sitting stand stands standing lie lies lying
+covered cover covers featuring features feature showing shows show shown display displays
+displaying depicting depicts contain contains containing include includes including
+want wants wanted need needs prefer love find see give try let's lets please pls plz thanks
+something anything everything someone anyone thing things stuff kind sort type types
+maybe perhaps just only instead now again too actually really very quite rather bit little
+slightly somewhat super pretty fairly kinda sorta lot lots much many
+same other another such own each every all
+image images picture pictures photo photos pic pics shot shots item items version option
+style styled preferably ideally definitely exactly
+color colour colors colours colored coloured
+thats that's whats arent aren't dont don't doesnt doesn't isnt u ur ya way anymore tbh rn lol
+guess think suppose mean meant kinda sorta
+put puts add adds change changed changes replace replaced target desired pictured wanted
+""".split())
+_DETERMINERS = frozenset({"a", "an", "the", "this", "that", "some", "its", "their", "his", "her"})
+# Words that link a value to the colour that colours it: "stripes in white", "dotted with red".
+_JOINS = frozenset({"in", "with", "of"})
+# Where on a thing something is: "a logo on the front" is a logo.
+_LOCATION = re.compile(
+    r"\b(?:on|at|in|along|across|near|around|down|over|to)\s+(?:the\s+|its\s+|their\s+)?"
+    r"(?:front|back|side|sides|chest|top|bottom|middle|center|centre|left|right|edges?|"
+    r"shoulders?|waist|waistline|neckline|collar|hem|rear)\b(?:\s+(?:side|part|area|half))?")
 # (pattern, whether the target must name a slot): "any color" revokes, "any dress" does not
 _REVOCATIONS = (
     (r"(?P<x>.+?) (?:is|are) (?:fine|ok|okay|alright|all right|allowed|acceptable|good)"
@@ -98,9 +131,13 @@ _IDIOMS = (
 
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
-    clean = normalize(text)
+    clean = _LOCATION.sub(" ", normalize(text))
+    clean, relative = _comparatives(clean, vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
+    clean = _drop_participles(vocabulary.color_joins(clean, _JOINS), vocabulary)
+    # Several things named ("a brown horse and a white goat"): each keeps its own attributes.
+    bind = sum(slot in vocabulary.heads for _, slot in vocabulary.pieces(clean.split())) >= 2
     chunks = _chunks(clean)
     out: list[Proposition] = []
     carried = False  # a negation carried over a comma into a list ending in "or"/"nor"
@@ -114,10 +151,10 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
             carried = False
             continue
         start = -1 if carried and separator == "," else 1
-        found, ends_negative = _clause(chunk, start, vocabulary)
+        found, ends_negative = _clause(chunk, start, vocabulary, bind)
         out.extend(found)
         carried = ends_negative and _list_ends_in_or(chunks[index + 1:])
-    return _dedupe(out)
+    return _dedupe(out + relative)
 
 
 class RuleDecomposer:
@@ -131,10 +168,38 @@ class RuleDecomposer:
 
 
 @functools.lru_cache(maxsize=8)
+def _comparative_pattern(vocabulary: Vocabulary) -> tuple[re.Pattern | None, dict[str, str]]:
+    spellings = vocabulary.comparative_spellings()
+    if not spellings:
+        return None, {}
+    alternatives = "|".join(re.escape(s) for s, _ in spellings)
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])"), dict(spellings)
+
+
+def _comparatives(text: str, vocabulary: Vocabulary) -> tuple[str, list[Proposition]]:
+    """The text without its comparatives ("is darker and longer"), and them as relative
+    propositions; a comparative is read before anything else, so that "shorter sleeves" is
+    one change and not the value "short sleeves"."""
+    pattern, names = _comparative_pattern(vocabulary)
+    if pattern is None:
+        return text, []
+    found: list[Proposition] = []
+
+    def take(match: re.Match) -> str:
+        found.append(Proposition(text=names[match.group()], polarity=1, said=match.group(),
+                                 relative=True))
+        return " "
+
+    return pattern.sub(take, text), found
+
+
+@functools.lru_cache(maxsize=8)
 def _negative_spellings(vocabulary: Vocabulary) -> tuple[tuple[str, str], ...]:
     """Rewrites of the vocabulary's spellings that begin with a negation cue, longest first."""
     cues = {cue.split()[0] for cue in _NEGATIONS}
-    return tuple((rf"\b{re.escape(spelling)}\b", value)
+    # "with" opens a clause, so a negation before it ends: "without any pattern and without
+    # sleeves" is solid and sleeveless, not "not sleeveless"
+    return tuple((rf"\b{re.escape(spelling)}\b", f"with {value}")
                  for spelling, value in vocabulary.negative_spellings(cues))
 
 
@@ -178,8 +243,8 @@ def _revocation(chunk: str, vocabulary: Vocabulary) -> list[Proposition] | None:
     return None
 
 
-def _clause(chunk: str, polarity: int,
-            vocabulary: Vocabulary) -> tuple[list[Proposition], bool]:
+def _clause(chunk: str, polarity: int, vocabulary: Vocabulary,
+            bind: bool = False) -> tuple[list[Proposition], bool]:
     """Propositions of one chunk and whether it ended inside a negation."""
     words = chunk.split()
     out: list[Proposition] = []
@@ -189,21 +254,22 @@ def _clause(chunk: str, polarity: int,
     def flush() -> None:
         nonlocal negated_phrases
         said = " ".join(phrase)
-        instead = vocabulary.negated_name(vocabulary.slot_named(said)) if polarity < 0 else None
+        content = " ".join(w for w in phrase if w not in _FUNCTION)
+        instead = vocabulary.negated_name(vocabulary.slot_named(content)) if polarity < 0 else None
         if instead:
             # "no pattern" wants a plain thing; a negated slot name would match nothing.
             out.append(Proposition(text=instead, polarity=1, said=said))
             negated_phrases += 1
             phrase.clear()
             return
-        for text in _attributes(said, vocabulary):
+        for text in _attributes(said, vocabulary, bind):
             out.append(Proposition(text=text, polarity=polarity, said=said))
             negated_phrases += polarity < 0
         phrase.clear()
 
     i = 0
     while i < len(words):
-        cue = _negation_at(words, i)
+        cue = _negation_at(words, i, vocabulary)
         if cue:
             flush()
             polarity, negated_phrases = -1, 0
@@ -224,8 +290,11 @@ def _clause(chunk: str, polarity: int,
     return out, polarity < 0
 
 
-def _negation_at(words: list[str], i: int) -> int:
+def _negation_at(words: list[str], i: int, vocabulary: Vocabulary | None = None) -> int:
     """How many words a negation cue starting at words[i] spans (0: none)."""
+    if (words[i] == "less" and vocabulary is not None and i + 1 < len(words)
+            and _unknown(words[i + 1], vocabulary)):
+        return 0  # "less revealing" is a comparative of its own, not "not revealing"
     for cue in _NEGATIONS:
         cue_words = cue.split()
         if words[i:i + len(cue_words)] == cue_words:
@@ -233,18 +302,50 @@ def _negation_at(words: list[str], i: int) -> int:
     return 0
 
 
-def _attributes(phrase: str, vocabulary: Vocabulary) -> list[str]:
-    words = [w for w in phrase.split() if w not in _FILLER]
-    if not words:
-        return []
-    return vocabulary.split(" ".join(words))
+def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False) -> list[str]:
+    words = phrase.split()
+    # "more fitted", "less blue": a degree of something is its own free-text phrase (the
+    # vocabulary's own comparatives, "more colourful", were read before)
+    degrees: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(words):
+        if words[i] in ("more", "less") and i + 1 < len(words) and words[i + 1] not in _FUNCTION:
+            degrees.append(f"{words[i]} {vocabulary.canonical(words[i + 1])}")
+            i += 2
+            continue
+        rest.append(words[i])
+        i += 1
+    found = vocabulary.split(" ".join(rest), skip=_FUNCTION, bind=bind) if rest else []
+    return found + degrees
+
+
+def _drop_participles(text: str, vocabulary: Vocabulary) -> str:
+    """Without the verbs of what things do ("a dog playing in the park", "a man hitting a
+    ball"): an unknown -ing word after a noun or a verb is an action, not a thing. After an
+    article or an attribute it is a noun ("the railing", "purple frosting") and stays."""
+    words = text.split()
+    kept = []
+    for i, word in enumerate(words):
+        before = words[i - 1] if i else ""
+        if (len(word) > 5 and word.endswith("ing") and word not in _FUNCTION
+                and word not in _NEGATION_WORDS and vocabulary.slot_of(word) is None
+                and before not in _DETERMINERS and vocabulary.slot_of(before) is None):
+            kept.append(",") if kept and kept[-1] != "," else None
+            continue
+        kept.append(word)
+    return " ".join(kept)
+
+
+def _unknown(word: str, vocabulary: Vocabulary) -> bool:
+    return word not in _FUNCTION
 
 
 def _dedupe(found: list[Proposition]) -> list[Proposition]:
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int, bool]] = set()
     out = []
     for proposition in found:
-        key = (proposition.text, proposition.polarity)
+        key = (proposition.text, proposition.polarity, proposition.relative)
         if key not in seen:
             seen.add(key)
             out.append(proposition)

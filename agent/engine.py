@@ -68,6 +68,7 @@ class EngineConfig:
     liked_decay: float = 0.6  # weight of a liked image per newer like (1: all count the same)
     diversity: float = 4.0  # MMR weight that spreads near-tied results over different looks
     tie_margin: float = 1.0  # score distance from the best within which results count as tied
+    relative_push: float = 0.3  # weight of a comparative's text direction ("darker") in the query
     weights: RerankWeights = field(default_factory=RerankWeights)
 
 
@@ -102,6 +103,9 @@ class Engine:
             image = self.library.vectors([state.reference.image_id])[0]
             mix = self.config.reference_mix if wanted else 1.0
             vector = _unit((1 - mix) * vector + mix * image)
+            if state.reference.relative:
+                vector = _unit(vector + self.config.relative_push
+                               * self.direction(state.reference.relative, state))
         if state.liked:
             vector = vector + self.config.liked_pull * self.library.vectors(state.liked).mean(0)
         if state.disliked:
@@ -112,9 +116,56 @@ class Engine:
     def retrieve(self, state: QueryState, want: int) -> tuple[np.ndarray, np.ndarray]:
         """First-stage candidates (ids, cosines), best first; rejected images left out."""
         exclude = set(state.disliked) if self.config.exclude_disliked else set()
+        exclude |= set(state.passed)  # "none of these": the next page brings new images
         scores, ids = self.library.index.search(self.query_vector(state), want, exclude=exclude)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
+
+    # -- comparatives ("darker", "like 3 but longer") -----------------------------------------
+
+    def _noun(self, state: QueryState) -> str | None:
+        return self.vocabulary.head_of((c.text, c.slot) for c in state.constraints
+                                       if c.polarity > 0)
+
+    def direction(self, names, state: QueryState) -> np.ndarray:
+        """The text direction of comparatives, training-free as in prompt-directional
+        composed retrieval: embed("dark dress") - embed("light dress"), one unit per name."""
+        noun = self._noun(state) or self.vocabulary.default_noun
+        total = np.zeros(self.encoder.dim, np.float32)
+        for name in names:
+            found = self.vocabulary.comparative(name)
+            if found is None or not found.toward:
+                continue
+            toward, away = self.encoder.encode_texts([f"{found.toward} {noun}",
+                                                      f"{found.away} {noun}"])
+            total += _unit(toward - away)
+        return total
+
+    def implied(self, names, image_id: int, state: QueryState) -> list:
+        """What comparatives mean on a scale the vocabulary orders ("longer" than the image's
+        knee-length: long): the image's own value is read zero-shot from its embedding; one
+        value left beyond it is wanted, several are allowed by ruling out the rest."""
+        from agent.decompose import Proposition
+
+        words = self.vocabulary
+        noun = self._noun(state)
+        image = self.library.vectors([image_id])[0]
+        out: list[Proposition] = []
+        for name in names:
+            found = words.comparative(name)
+            slot = words.slot(found.slot) if found is not None else None
+            if slot is None or not found.step:
+                continue
+            values = [v.value for v in slot.values]
+            prompts = [words.render(v, slot.name, noun) for v in values]
+            own = int(np.argmax(self.encoder.encode_texts(prompts) @ image))
+            beyond = values[own + 1:] if found.step > 0 else values[:own]
+            if len(beyond) == 1:
+                out.append(Proposition(text=beyond[0], polarity=1, said=name))
+            elif beyond:
+                ruled_out = values[:own + 1] if found.step > 0 else values[own:]
+                out += [Proposition(text=v, polarity=-1, said=name) for v in ruled_out]
+        return out
 
     # -- rerank ----------------------------------------------------------------------------
 

@@ -5,10 +5,25 @@ checkpointer can persist a session and a later process can resume it by id. Mode
 and the index are not state: `build_graph` closes over them. A turn that cannot be understood
 ("not #40" when 10 are shown) goes from interpret straight to respond with a message, leaving
 the memory as it was.
+
+Each dialogue act (agent.understand) is one path through the graph:
+    refine    interpret → decompose → remember → retrieve → rerank → respond
+    page      interpret → remember (the page set aside) → retrieve → rerank → respond
+    found     interpret → remember (the pick liked) → respond (the same page)
+    undo      interpret → restore → respond
+    question  interpret → respond (an answer; nothing changes)
+    chat      interpret → respond (an acknowledgement; nothing changes)
+
+Undo walks the checkpoints LangGraph already keeps instead of carrying old states in the state:
+every turn that changes something stores `back`, the id of the checkpoint the turn started
+from (the caller passes it in the request as "from"); undo reads that checkpoint's memory,
+page and `back`, so a second undo walks one turn further. The state stays the same size
+however long the session, and nothing is lost: an undone turn is still in the history.
 """
 
 from __future__ import annotations
 
+import inspect
 import operator
 import time
 from collections.abc import Callable
@@ -16,11 +31,14 @@ from dataclasses import dataclass
 from typing import Annotated, TypedDict
 
 import numpy as np
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
+from agent.answers import acknowledge, answer_question, understood
 from agent.decompose import Proposition
 from agent.engine import Engine
-from agent.interpret import UnknownReference, interpret
+from agent.interpret import UnknownReference
+from agent.understand import understand
 from memory.cascade import (
     Constraint,
     NoSuchConstraint,
@@ -49,6 +67,9 @@ class TurnState(TypedDict, total=False):
     scores: list[float]  # their first-stage scores
     reply: dict  # {"results": [{rank, id, score}], "summary", "message"}
     message: str | None  # a problem to tell the user instead of searching
+    back: str | None  # checkpoint id before the last turn that changed something (for undo)
+    said: str  # the words of that turn, for "undid 'make it blue'"
+    restored: dict | None  # what an undo brought back: {"memory", "reply", "back", "said"}
     history: Annotated[list[dict], operator.add]  # one {"text", "reply"} per turn, appended
     timings: Annotated[dict, merge_timings]  # seconds per node of the current turn
 
@@ -61,10 +82,12 @@ class GraphOptions:
     decompose: bool = True  # False: a turn's text is one proposition (the "no-decompose" one)
 
 
-def timed(name: str, fn: Callable[[TurnState], dict], first: bool = False):
-    def node(state: TurnState) -> dict:
+def timed(name: str, fn: Callable[..., dict], first: bool = False):
+    wants_config = "config" in inspect.signature(fn).parameters
+
+    def node(state: TurnState, config: RunnableConfig) -> dict:
         started = time.perf_counter()
-        update = fn(state)
+        update = fn(state, config) if wants_config else fn(state)
         elapsed = time.perf_counter() - started
         update["timings"] = {name: elapsed, **({"start": True} if first else {})}
         return update
@@ -76,6 +99,7 @@ def timed(name: str, fn: Callable[[TurnState], dict], first: bool = False):
 def build_graph(engine: Engine, decomposer: Callable[[str], list], options: GraphOptions,
                 checkpointer=None):
     words = engine.vocabulary  # what the library's text means: slots, spellings, conflicts
+    compiled = {}  # the compiled graph, for undo's reads of earlier checkpoints
 
     def memory_of(state: TurnState) -> QueryState:
         return QueryState.from_dict(state.get("memory") or {})
@@ -86,20 +110,26 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         kind = request["kind"]
         if kind == "say":
             try:
-                turn = interpret(request["text"], len(memory.shown))
+                turn = understand(request["text"], len(memory.shown))
             except UnknownReference as e:
                 return {"turn": None, "message": str(e)}
             by_rank = dict(enumerate(memory.shown, start=1))
             return {"message": None, "turn": {
-                "text": turn.text, "reset": turn.reset,
+                "act": turn.act, "text": turn.text, "reset": turn.reset, "page": turn.page,
                 "liked": [by_rank[r] for r in turn.liked],
                 "disliked": [by_rank[r] for r in turn.disliked],
                 "reference": by_rank[turn.reference] if turn.reference else None,
+                "found": by_rank.get(turn.found) if turn.found else None,
+                "found_rank": turn.found, "question": turn.question,
+                "about": turn.about, "topic": turn.topic, "chat": turn.chat,
+                "shown": len(memory.shown),
+                "ranks": {"liked": list(turn.liked), "disliked": list(turn.disliked),
+                          "reference": turn.reference},
             }}
         if kind in ("like", "dislike"):
             image_id = int(request["image_id"])
             return {"message": None, "turn": {
-                "text": "", "reset": False, "reference": None,
+                "act": "refine", "text": "", "reset": False, "reference": None,
                 "liked": [image_id] if kind == "like" else [],
                 "disliked": [image_id] if kind == "dislike" else [],
             }}
@@ -108,8 +138,17 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
                 remove_constraint(memory, request["constraint"], words)
             except NoSuchConstraint as e:
                 return {"turn": None, "message": str(e)}
-            return {"message": None, "turn": {"remove": request["constraint"]}}
+            return {"message": None, "turn": {"act": "refine", "remove": request["constraint"]}}
+        if kind == "undo":
+            return {"message": None, "turn": {"act": "undo"}}
         raise ValueError(f"unknown request kind {kind!r}")
+
+    def after_interpret(state: TurnState) -> str:
+        if state.get("message"):
+            return "respond"
+        act = state["turn"]["act"]
+        return {"refine": "decompose", "page": "remember", "found": "remember",
+                "undo": "restore"}.get(act, "respond")
 
     def do_decompose(state: TurnState) -> dict:
         text = state["turn"].get("text", "")
@@ -119,34 +158,74 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
             found = decomposer(text)
         else:
             found = [Proposition(text=text, polarity=1)]
-        return {"propositions": [{"text": p.text, "polarity": p.polarity} for p in found]}
+        return {"propositions": [{"text": p.text, "polarity": p.polarity, "said": p.said,
+                                  **({"relative": True} if p.relative else {})}
+                                 for p in found]}
 
     def do_remember(state: TurnState) -> dict:
         turn = state["turn"]
         memory = memory_of(state)
         texts = list(state.get("texts") or [])
+        changed = {"back": state["request"].get("from"), "said": _said(state["request"]),
+                   "restored": None}
         if "remove" in turn:
-            return {"memory": remove_constraint(memory, turn["remove"], words).to_dict()}
+            return {"memory": remove_constraint(memory, turn["remove"], words).to_dict(),
+                    **changed}
+        if turn["act"] == "page":
+            return {"memory": apply_turn(memory, vocabulary=words,
+                                         passed=memory.shown).to_dict(),
+                    "propositions": [], **changed}
+        if turn["act"] == "found":
+            return {"memory": apply_turn(memory, vocabulary=words,
+                                         liked=[turn["found"]]).to_dict(),
+                    "propositions": [], **changed}
         if turn["reset"]:
             texts = []
         if state["request"].get("text"):
             texts.append(state["request"]["text"])
-        propositions = [Proposition(text=p["text"], polarity=p["polarity"])
-                        for p in state.get("propositions", [])]
+        said = state.get("propositions", [])
+        propositions = [Proposition(text=p["text"], polarity=p["polarity"],
+                                    said=p.get("said", ""))
+                        for p in said if not p.get("relative")]
+        # "darker", "like 3 but longer": a change to the named image, else to the top one
+        relative = tuple(p["text"] for p in said if p.get("relative"))
+        reference = turn["reference"]
+        if relative and reference is None and memory.shown:
+            reference = memory.shown[0]
+        if relative and reference is not None:
+            propositions += engine.implied(relative, reference, memory)
         if options.concat:
             joined = " ".join(texts)
             constraint = Constraint(text=joined, said=joined, polarity=1, slot=None,
                                     turn=memory.turn + 1)
             new = QueryState(turn=memory.turn + 1, constraints=(constraint,) if joined else (),
                              shown=memory.shown)
-            return {"memory": new.to_dict(), "texts": texts}
+            return {"memory": new.to_dict(), "texts": texts, **changed}
         base = memory if options.memory else QueryState(turn=memory.turn, shown=memory.shown)
         new = apply_turn(
-            base, vocabulary=words, propositions=propositions, liked=turn["liked"], disliked=turn["disliked"],
-            reference=turn["reference"], reference_text=turn["text"] if turn["reference"] else "",
-            reset=turn["reset"],
+            base, vocabulary=words, propositions=propositions, liked=turn["liked"],
+            disliked=turn["disliked"], reference=reference,
+            reference_text=turn["text"] if reference is not None else "", reset=turn["reset"],
+            relative=relative if reference is not None else (),
+            passed=memory.shown if turn.get("page") else (),
         )
-        return {"memory": new.to_dict(), "texts": texts}
+        return {"memory": new.to_dict(), "texts": texts, **changed}
+
+    def after_remember(state: TurnState) -> str:
+        return "respond" if state["turn"]["act"] == "found" else "retrieve"
+
+    def do_restore(state: TurnState, config) -> dict:
+        back = state.get("back")
+        if not back:
+            return {"restored": None}
+        thread = config["configurable"]["thread_id"]
+        earlier = compiled["graph"].get_state(
+            {"configurable": {"thread_id": thread, "checkpoint_id": back}}).values
+        return {"restored": {"memory": earlier.get("memory") or {},
+                             "reply": earlier.get("reply") or {},
+                             "texts": earlier.get("texts") or [],
+                             "back": earlier.get("back"), "said": earlier.get("said", ""),
+                             "undone": state.get("said", "")}}
 
     def do_retrieve(state: TurnState) -> dict:
         config = engine.config
@@ -166,14 +245,41 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         memory = memory_of(state)
         message = state.get("message")
         request = state["request"]
-        if message:
-            previous = (state.get("reply") or {}).get("results", [])
-            reply = {"results": previous, "summary": summary(memory, words), "message": message}
-            return {"reply": reply, "history": [{"text": _said(request), "reply": reply}]}
+        turn = state.get("turn") or {}
+        previous = state.get("reply") or {}
+        act = turn.get("act")
+        if message or act in ("question", "chat", "found", "undo"):
+            update: dict = {}
+            if message:
+                reply = {**_page(previous), "message": message}
+            elif act == "undo":
+                restored = state.get("restored")
+                if restored is None:
+                    reply = {**_page(previous), "message": None,
+                             "understood": "nothing to undo"}
+                else:
+                    memory = QueryState.from_dict(restored["memory"])
+                    reply = {**_page(restored["reply"]), "message": None,
+                             "understood": f"undid '{restored['undone']}'"}
+                    update = {"memory": restored["memory"], "texts": restored["texts"],
+                              "back": restored["back"], "said": restored["said"]}
+            elif act == "found":
+                reply = {**_page(previous), "message": None, "found": turn["found"],
+                         "understood": f"marked #{turn['found_rank']} as the one"}
+            elif act == "question":
+                reply = {**_page(previous), "message": None, "understood": "answered",
+                         "answer": answer_question(turn, memory, previous, words, decomposer)}
+            else:
+                reply = {**_page(previous), "message": None, "understood": "nothing to change",
+                         "answer": acknowledge(turn.get("chat"))}
+            reply["summary"] = summary(memory, words)
+            return {**update, "reply": reply,
+                    "history": [{"text": _said(request), "reply": reply}]}
         results = [{"rank": r, "id": int(i), "score": float(s)}
                    for r, (i, s) in enumerate(zip(state["candidates"], state["scores"]), 1)]
         memory = record_shown(memory, [r["id"] for r in results])
-        reply = {"results": results, "summary": summary(memory, words), "message": None}
+        reply = {"results": results, "summary": summary(memory, words), "message": None,
+                 "understood": understood(turn, state.get("propositions", []), words)}
         return {"memory": memory.to_dict(), "reply": reply,
                 "history": [{"text": _said(request), "reply": reply}]}
 
@@ -181,18 +287,26 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
     graph.add_node("interpret", timed("interpret", do_interpret, first=True))
     graph.add_node("decompose", timed("decompose", do_decompose))
     graph.add_node("remember", timed("remember", do_remember))
+    graph.add_node("restore", timed("restore", do_restore))
     graph.add_node("retrieve", timed("retrieve", do_retrieve))
     graph.add_node("rerank", timed("rerank", do_rerank))
     graph.add_node("respond", timed("respond", do_respond))
     graph.add_edge(START, "interpret")
-    graph.add_conditional_edges("interpret", lambda s: "respond" if s.get("message") else
-                                "decompose", ["decompose", "respond"])
+    graph.add_conditional_edges("interpret", after_interpret,
+                                ["decompose", "remember", "restore", "respond"])
     graph.add_edge("decompose", "remember")
-    graph.add_edge("remember", "retrieve")
+    graph.add_conditional_edges("remember", after_remember, ["retrieve", "respond"])
+    graph.add_edge("restore", "respond")
     graph.add_edge("retrieve", "rerank")
     graph.add_edge("rerank", "respond")
     graph.add_edge("respond", END)
-    return graph.compile(checkpointer=checkpointer)
+    compiled["graph"] = graph.compile(checkpointer=checkpointer)
+    return compiled["graph"]
+
+
+def _page(reply: dict) -> dict:
+    """The results of a reply, for a turn that keeps the page as it is."""
+    return {"results": list(reply.get("results", []))}
 
 
 def _said(request: dict) -> str:
@@ -201,4 +315,6 @@ def _said(request: dict) -> str:
         return request["text"]
     if kind == "remove":
         return f"(removed {request['constraint']})"
+    if kind == "undo":
+        return "(undo)"
     return f"({kind} image {request['image_id']})"

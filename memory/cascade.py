@@ -78,6 +78,7 @@ class Reference:
     image_id: int  # the image to modify
     text: str  # the modification ("in green")
     turn: int
+    relative: tuple[str, ...] = ()  # comparatives applied to it ("darker", "longer sleeves")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +89,7 @@ class QueryState:
     disliked: tuple[int, ...] = ()  # image ids; the retriever never returns them
     reference: Reference | None = None  # persists until a new reference or a reset
     shown: tuple[int, ...] = ()  # image ids of the last reply, rank order (rank 1 first)
+    passed: tuple[int, ...] = ()  # image ids set aside by "none of these": not shown again
 
     def to_dict(self) -> dict:
         return {
@@ -101,9 +103,10 @@ class QueryState:
             "disliked": list(self.disliked),
             "reference": None if self.reference is None else {
                 "image_id": self.reference.image_id, "text": self.reference.text,
-                "turn": self.reference.turn,
+                "turn": self.reference.turn, "relative": list(self.reference.relative),
             },
             "shown": list(self.shown),
+            "passed": list(self.passed),
         }
 
     @classmethod
@@ -114,8 +117,11 @@ class QueryState:
             constraints=tuple(Constraint(**c) for c in data.get("constraints", ())),
             liked=tuple(int(i) for i in data.get("liked", ())),
             disliked=tuple(int(i) for i in data.get("disliked", ())),
-            reference=None if ref is None else Reference(**ref),
+            reference=None if ref is None else Reference(
+                image_id=ref["image_id"], text=ref["text"], turn=ref["turn"],
+                relative=tuple(ref.get("relative", ()))),
             shown=tuple(int(i) for i in data.get("shown", ())),
+            passed=tuple(int(i) for i in data.get("passed", ())),
         )
 
 
@@ -129,8 +135,11 @@ def apply_turn(
     reference: int | None = None,
     reference_text: str = "",
     reset: bool = False,
+    passed: Sequence[int] = (),
+    relative: Sequence[str] = (),
 ) -> QueryState:
-    """The state after one more turn. Ids are image ids (ranks are mapped by the caller)."""
+    """The state after one more turn. Ids are image ids (ranks are mapped by the caller);
+    `passed` are the images of a page the user turned down ("none of these")."""
     turn = state.turn + 1
     # A reset forgets the search, not the rejections: a disliked image never comes back in
     # the session ("never shown again" is what a person was promised when they said "not 2").
@@ -146,13 +155,17 @@ def apply_turn(
         _move(image_id, into=disliked_ids, out_of=liked_ids)
     ref = base.reference
     if reference is not None:
-        ref = Reference(image_id=reference, text=reference_text.strip(), turn=turn)
+        ref = Reference(image_id=reference, text=reference_text.strip(), turn=turn,
+                        relative=tuple(relative))
         # pointing at an image to build on takes back an earlier "not that one"
         if reference in disliked_ids:
             disliked_ids.remove(reference)
+    # A passed-over image is only "not this page": one the user now likes or builds on is back.
+    keep = set(liked_ids) | ({reference} if reference is not None else set())
+    passed_ids = [i for i in (*base.passed, *passed) if i not in keep]
     return replace(
         base, turn=turn, constraints=tuple(constraints), liked=tuple(liked_ids),
-        disliked=tuple(disliked_ids), reference=ref,
+        disliked=tuple(disliked_ids), reference=ref, passed=tuple(dict.fromkeys(passed_ids)),
     )
 
 
@@ -203,14 +216,27 @@ def weights(state: QueryState, decay: float = 0.85, floor: float = 0.5) -> dict[
     return {c.text: c.weight(state.turn, decay, floor) for c in state.constraints}
 
 
+PASSED = "passed over"  # the memory panel's image-level entry: "10 passed over"
+
+
+def passed_label(state: QueryState) -> str | None:
+    return f"{len(state.passed)} {PASSED}" if state.passed else None
+
+
 def remove_constraint(state: QueryState, text_or_index: str | int,
                       vocabulary: Lexicon) -> QueryState:
     """Drop one constraint, as the user does from the memory panel: by position or by text.
 
     Text matches the canonical text or the label ("not checked"), with synonyms ("stripes").
+    The entry after the constraints, when there is one, is the pages passed over ("10 passed
+    over"): removing it lets those images come back.
     """
     constraints = state.constraints
-    labels = [c.label for c in constraints]
+    labels = [c.label for c in constraints] + ([passed_label(state)] if state.passed else [])
+    if state.passed and (text_or_index == len(constraints) or (
+            isinstance(text_or_index, str)
+            and vocabulary.normalize(text_or_index).endswith(PASSED))):
+        return replace(state, passed=())
     if isinstance(text_or_index, int):
         if not 0 <= text_or_index < len(constraints):
             raise NoSuchConstraint(text_or_index, labels)
@@ -243,9 +269,12 @@ def summary(state: QueryState, vocabulary: Lexicon) -> str:
     parts += [c.label for c in state.constraints if c.polarity < 0]
     if state.reference is not None:
         ref = state.reference
-        parts.append(f"like img {ref.image_id}" + (f" + {ref.text}" if ref.text else ""))
+        change = ", ".join(ref.relative) or ref.text
+        parts.append(f"like img {ref.image_id}" + (f" + {change}" if change else ""))
     if state.liked:
         parts.append(f"{len(state.liked)} liked")
     if state.disliked:
         parts.append(f"{len(state.disliked)} disliked")
+    if state.passed:
+        parts.append(passed_label(state))
     return " · ".join(parts) if parts else "no constraints yet"

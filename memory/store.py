@@ -21,7 +21,7 @@ from typing import Protocol, Self
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-FEEDBACK_KINDS = ("like", "dislike", "undo", "reference", "preview", "remove-constraint")
+FEEDBACK_KINDS = ("like", "dislike", "undo", "reference", "preview", "remove-constraint", "found")
 
 migrations = Migrations("rummage.memory")
 

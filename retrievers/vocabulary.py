@@ -71,6 +71,22 @@ class Slot:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Comparative:
+    """A change relative to an image on screen ("darker", "longer sleeves").
+
+    `toward`/`away` are the two ends of its text direction ("dark"/"light"); with `slot` and
+    `step`, the slot's values in file order are a scale, and the comparative also means a
+    value `step` (+1 up, -1 down) from the image's own ("longer" than knee-length: long)."""
+
+    name: str  # "longer sleeves"
+    spellings: tuple[str, ...] = ()  # "sleeves are longer", "longer-sleeved"
+    toward: str = ""
+    away: str = ""
+    slot: str | None = None
+    step: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class Example:
     request: str  # what a person typed
     lines: tuple[str, ...]  # "+ dress", "- striped", "0 stripes"
@@ -86,6 +102,7 @@ class Vocabulary:
     phrases: str = ""  # what propositions look like, for the same prompt ("a colour, a garment")
     examples: tuple[Example, ...] = ()  # worked examples for the language model's prompt
     slots: tuple[Slot, ...] = ()
+    comparatives: tuple[Comparative, ...] = ()  # changes relative to an image on screen
     source: str = ""  # the file it was read from
     _table: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -162,6 +179,16 @@ class Vocabulary:
     def normalize(self, text: str) -> str:
         return normalize(text)
 
+    def comparative_spellings(self) -> list[tuple[str, str]]:
+        """(spelling, comparative name), longest first: a reader must take "shorter sleeves"
+        before "shorter"."""
+        found = [(normalize(s), c.name) for c in self.comparatives
+                 for s in dict.fromkeys((c.name, *c.spellings))]
+        return sorted(found, key=lambda pair: (-len(pair[0].split()), -len(pair[0])))
+
+    def comparative(self, name: str) -> Comparative | None:
+        return next((c for c in self.comparatives if c.name == name), None)
+
     def negated_name(self, slot: str | None) -> str | None:
         """The value "no <slot>" wants, when the vocabulary says ("no pattern" -> "solid")."""
         found = self.slot(slot)
@@ -232,15 +259,10 @@ class Vocabulary:
             return None
         return found
 
-    def split(self, text: str) -> list[str]:
-        """Split an adjective stack into canonical phrases, head nouns first.
-
-        "long navy dress" -> ["dress", "long", "navy"]; "white polka dots" -> ["white
-        polka-dot"]; unknown words stay attached to what follows them, so an unknown compound
-        ("leather strap", "sports car") is never cut apart.
-        """
-        words = normalize(text).split()
-        pieces: list[tuple[str, str | None]] = []  # (spelling, slot); None for unknown words
+    def pieces(self, words: Sequence[str]) -> list[tuple[str, str | None]]:
+        """(spelling, slot) by longest match of the vocabulary's spellings; (word, None) for
+        words it does not know. A spelling may hold small words ("above the knee")."""
+        pieces: list[tuple[str, str | None]] = []
         i = 0
         while i < len(words):
             for n in range(min(self._max_words + 1, len(words) - i), 0, -1):
@@ -253,8 +275,72 @@ class Vocabulary:
             else:
                 pieces.append((words[i], None))
                 i += 1
+        return pieces
+
+    def color_joins(self, text: str, joins: frozenset[str]) -> str:
+        """The text with a colour after a value it colours, across one of `joins`, moved
+        before it: "stripes in white" -> "white striped", "dotted with red" -> "red
+        polka-dot" (for a slot the vocabulary says a colour colours)."""
+        out = []
+        for spelling, slot in self._colored_after(self.pieces(normalize(text).split()), joins):
+            colored = self._colored_parts(spelling) if slot and " " in spelling else None
+            if colored:  # written with the value's noun so that split() reads it whole
+                nouns = self._values[(colored[2].name, colored[1])].nouns
+                spelling = f"{colored[0]} {nouns[0]}" if nouns else spelling
+            out.append(spelling)
+        return " ".join(out)
+
+    def split(self, text: str, *, skip: frozenset[str] = frozenset(),
+              bind: bool = False) -> list[str]:
+        """Split an adjective stack into canonical phrases, head nouns first.
+
+        "long navy dress" -> ["dress", "long", "navy"]; "white polka dots" -> ["white
+        polka-dot"]; unknown words stay attached to what follows them, so an unknown compound
+        ("leather strap", "sports car") is never cut apart. Words in `skip` (a language's
+        function words: "on", "the", "beside") are dropped and end a phrase, so "boat on" or
+        "coat beside" cannot form. With `bind`, attributes stay with the head noun they
+        precede ("brown horse", "yellow coat"): for a request about several things.
+        """
+        runs: list[list[tuple[str, str | None]]] = [[]]
+        for spelling, slot in self.pieces(normalize(text).split()):
+            if slot is None and spelling in skip:
+                if runs[-1]:
+                    runs.append([])
+                continue
+            runs[-1].append((spelling, slot))
         merged: list[tuple[str, str | None]] = []
-        for spelling, slot in pieces:
+        for run in runs:
+            merged.extend(self._merge(run, bind))
+        # "sleeves down to the wrist": a slot's name beside one of its values adds nothing
+        said = {slot for _, slot in merged if slot is not None}
+        merged = [(s, slot) for s, slot in merged
+                  if not (slot is None and self._names.get(s) in said)]
+        heads = [self.canonical(s) for s, slot in merged if slot in self.heads]
+        others = [self.canonical(s) for s, slot in merged if slot not in self.heads]
+        return heads + others
+
+    def _colored_after(self, pieces: list[tuple[str, str | None]],
+                       joins: frozenset[str]) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        i = 0
+        while i < len(pieces):
+            spelling, slot = pieces[i]
+            own = self.slot(slot)
+            if (own is not None and own.colored_by and i + 2 < len(pieces)
+                    and pieces[i + 1][0] in joins and pieces[i + 1][1] is None
+                    and pieces[i + 2][1] == own.colored_by):
+                value = self._table[spelling][0]
+                out.append((f"{pieces[i + 2][0]} {value}", slot))
+                i += 3
+                continue
+            out.append((spelling, slot))
+            i += 1
+        return out
+
+    def _merge(self, run: list[tuple[str, str | None]],
+               bind: bool) -> list[tuple[str, str | None]]:
+        merged: list[tuple[str, str | None]] = []
+        for spelling, slot in run:
             if merged:
                 last, last_slot = merged[-1]
                 noun = self._nouns.get(spelling)
@@ -262,14 +348,57 @@ class Vocabulary:
                 if noun and self.slot(noun[1]).colored_by == last_slot and last_slot:
                     merged[-1] = (f"{last} {spelling}", noun[1])
                     continue
+                # "sleeves to the wrist": the slot's name before its own value adds nothing
+                if (slot is not None and last_slot is None
+                        and self._names.get(last) == slot):
+                    merged[-1] = (spelling, slot)
+                    continue
+                # "floral print", "white striped pattern": the slot's own name adds nothing,
+                # and it shows that a colour before the value colours the value
+                if slot is None and last_slot and spelling in self.slot(last_slot).names:
+                    before = merged[-2] if len(merged) > 1 else (None, None)
+                    if before[1] and before[1] == self.slot(last_slot).colored_by:
+                        merged[-2:] = [(f"{before[0]} {last}", last_slot)]
+                    continue
+                # an attribute before a noun it does not know belongs to that noun: "a black
+                # belt" on a yellow dress is not a black dress
+                if (slot is None and last_slot is not None and last_slot not in self.heads
+                        and self._is_noun(run, spelling)):
+                    merged[-1] = (f"{self.canonical(last)} {spelling}", None)
+                    continue
                 # unknown words glue onto what follows ("leather" + "strap", "leather" + "bag")
                 if last_slot is None and (slot is None or slot in self.heads):
                     merged[-1] = (f"{last} {spelling}", slot)
                     continue
             merged.append((spelling, slot))
-        heads = [self.canonical(s) for s, slot in merged if slot in self.heads]
-        others = [self.canonical(s) for s, slot in merged if slot not in self.heads]
-        return heads + others
+        if bind:
+            merged = self._bind(merged)
+        return merged
+
+    def _is_noun(self, run: list[tuple[str, str | None]], spelling: str) -> bool:
+        """Whether an unknown word ends its phrase (is a noun, not an adjective before a
+        head): "belt" in "black belt", not "shiny" in "shiny dress"."""
+        at = next(i for i, (s, _) in enumerate(run) if s == spelling)
+        return all(slot not in self.heads for _, slot in run[at + 1:])
+
+    def _bind(self, merged: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+        """Attributes right before a head noun join it: [brown, horse] -> [brown horse]."""
+        out: list[tuple[str, str | None]] = []
+        pending: list[str] = []
+        for spelling, slot in merged:
+            if slot in self.heads:
+                words = [self.canonical(p) for p in pending] + [self.canonical(spelling)]
+                out.append((" ".join(words), slot))
+                pending = []
+            elif slot is not None:
+                pending.append(spelling)
+            elif pending:  # an unknown noun takes the attributes before it: "yellow coat"
+                out.append((" ".join([*(self.canonical(p) for p in pending), spelling]), None))
+                pending = []
+            else:
+                out.append((spelling, slot))
+        out.extend((p, self.slot_of(p)) for p in pending)
+        return out
 
     # -- phrasing for the encoder --------------------------------------------------------------
 

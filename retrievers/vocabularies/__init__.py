@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from retrievers.vocabulary import (
+    Comparative,
     Example,
     Slot,
     Value,
@@ -119,6 +120,9 @@ def merge(base: Mapping, extra: Mapping) -> dict:
             else:
                 mine["values"].append(dict(value))
     out["slots"] = slots
+    mine = {c["name"]: c for c in extra.get("comparatives", [])}
+    out["comparatives"] = [mine.pop(c["name"], c) for c in base.get("comparatives", [])]
+    out["comparatives"] += list(mine.values())
     out["sentence_order"] = list(dict.fromkeys(
         [*base.get("sentence_order", []), *extra.get("sentence_order", [])]))
     return out
@@ -141,6 +145,7 @@ def from_dict(data: Mapping, source: str = "") -> Vocabulary:
             examples=tuple(Example(request=e["request"], lines=tuple(e["lines"]))
                            for e in llm.get("examples", ())),
             slots=slots,
+            comparatives=tuple(_comparative(c) for c in data.get("comparatives", ())),
             source=source,
         )
     except VocabularyError as e:
@@ -164,6 +169,10 @@ def _check(vocabulary: Vocabulary) -> None:
     for name in vocabulary.sentence_order:
         if name not in names:
             raise VocabularyError(f"{where}: sentence_order names no slot {name!r}")
+    for comparative in vocabulary.comparatives:
+        if comparative.slot is not None and comparative.slot not in names:
+            raise VocabularyError(f"{where}: comparative {comparative.name!r} names no slot "
+                                  f"{comparative.slot!r}")
     for slot in vocabulary.slots:
         if not isinstance(slot.binds, bool):
             raise VocabularyError(f"{where}: 'binds' of slot {slot.name!r} must be true or false")
@@ -182,6 +191,16 @@ def _check(vocabulary: Vocabulary) -> None:
                 raise VocabularyError(
                     f"{where}: the {what} of slot {slot.name!r} ({template!r}) cannot be filled "
                     "(use {value} and {noun}; {color} and {pattern} in colored_prompt)") from e
+
+
+def _comparative(data: Mapping) -> Comparative:
+    step = data.get("step", 0)
+    if step not in (-1, 0, 1):
+        raise VocabularyError(f"'step' of comparative {data.get('name')!r} must be -1, 0 or 1")
+    return Comparative(name=normalize(data["name"]),
+                       spellings=tuple(_strings(data.get("spellings", []), "spellings")),
+                       toward=str(data.get("toward", "")), away=str(data.get("away", "")),
+                       slot=data.get("slot"), step=int(step))
 
 
 def _slot(data: Mapping) -> Slot:

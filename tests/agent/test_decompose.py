@@ -77,9 +77,11 @@ STORIES = [
     ("a shirt with white stripes", ["shirt", "white striped"]),
     ("a navy striped shirt", ["shirt", "navy", "striped"]),
     ("a dress with red checks and a belt", ["dress", "red checked", "belt"]),
-    # unknown phrases stay whole; numbers that are not references survive
+    # unknown phrases stay whole, with the colour said of them ("a black belt" on a yellow
+    # dress is not a black dress); numbers that are not references survive
     ("a leather strap", ["leather strap"]),
-    ("brown leather strap", ["brown", "leather strap"]),
+    ("brown leather strap", ["brown leather strap"]),
+    ("a yellow dress with a black belt", ["dress", "yellow", "black belt"]),
     ("a red leather bag", ["leather bag", "red"]),
     ("a 2-piece suit", ["2-piece suit"]),
     ("size 10 shoes", ["size 10 shoes"]),

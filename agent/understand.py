@@ -1,0 +1,268 @@
+"""What a chat turn does: the dialogue act, then (for a refinement) its references and text.
+
+A search conversation has few moves, and most turns are one of them:
+- *refine*: say what is wanted ("a red dress", "not 2", "like 4 but darker");
+- *page*: turn the shown page down and ask for others ("none of these", "keep looking", "nope");
+- *undo*: take the last turn back ("undo", "go back", "scratch that");
+- *found*: the person has it ("that's it, 3", "#2 is the one");
+- *question*: about the search itself ("what do you remember?", "why is 3 here?",
+  "why no blue ones?");
+- *chat*: no request at all ("thanks", "hmm ok", "hi there").
+
+Design decisions:
+- The moves other than *refine* are recognised as whole turns, after the politeness and
+  hedges around them are peeled off ("ok, none of these please"). A move phrase inside a
+  longer request ("none of these, I want blue") is not the move: the request already changes
+  the page, so the turn is a refinement and only its request is read. This is what keeps the
+  readers from fighting: a sentence is either a move or a request, never half of each.
+- The phrases are a small grammar (a head verb or quantifier and its objects), not a list of
+  sentences: "show me other ones", "give me different options", "any others?" all come from
+  the *page* rule `(show|give|any|more)… (other|different|new|more)… (ones|options|…)`.
+  Turns the grammar does not cover fall through to *refine*, which keeps any unknown content
+  as free text the person can see and remove, so a miss is visible rather than silent.
+- Request frames and politeness ("do you have …", "could you show me …", "I'm after …",
+  "would you happen to have …") are removed before the request is read, so they never become
+  constraints; a question that is a request ("is there anything in blue?") is a *refine*.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.interpret import ORDINALS, Turn, UnknownReference, interpret
+
+ACTS = ("refine", "page", "undo", "found", "question", "chat")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Understanding:
+    act: str  # one of ACTS
+    text: str = ""  # the request left for the decomposer (refine only)
+    liked: tuple[int, ...] = ()  # ranks, as in interpret.Turn
+    disliked: tuple[int, ...] = ()
+    reference: int | None = None
+    reset: bool = False
+    page: bool = False  # a refinement that also turned the page down ("none of these, blue")
+    found: int | None = None  # the rank picked by a *found* move
+    question: str | None = None  # "memory" | "why" | "why-not" for a *question*
+    about: int | None = None  # the rank a "why is 3 here?" asks about
+    topic: str = ""  # what a "why no blue ones?" asks about ("blue ones")
+    chat: str | None = None  # "thanks" | "greeting" | "ack" for a *chat* turn
+
+
+# -- the small grammar of moves --------------------------------------------------------------
+
+_W = r"[\s,.!?;:]*"  # separators between words
+_POLITE = (r"(?:please|pls|plz|thanks|thank you|thx|ty|kindly|maybe|perhaps|just|again|then|"
+           r"now|instead|for me|mate|friend|sir|either|too|anyway|though|then)")
+_LEAD = (r"(?:ok(?:ay)?|hmm+|um+|uh+|well|oh|ah+|so|right|alright|sorry|no|nope|nah|yeah|"
+         r"yes|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
+         r"can we|could we|let'?s|please)")
+_THIS = r"(?:these|those|them|this|that|it|they|the ones shown|this page|this lot|any of (?:these|those|them))"
+_ONES = (r"(?:ones?|options?|results?|images?|pictures?|pics?|photos?|items?|things?|"
+         r"suggestions?|stuff|choices?|page)")
+_OTHER = r"(?:other|others|different|new|more|fresh|another|else|alternative|further|next)"
+
+def _grammar(*alternatives: str) -> re.Pattern:
+    """One pattern that matches a whole (peeled) turn against any of the alternatives."""
+    return re.compile("^(?:" + "|".join(f"(?:{a})" for a in alternatives) + ")$")
+
+
+_PAGE = _grammar(
+    rf"not (?:these|those|them|it|quite|really|this one|that one|any of (?:these|those|them))",
+    rf"none(?: of {_THIS})?(?: (?:is|are|r|looks?|seems?) (?:it|right|good|close|"
+    rf"what i (?:want|need|mean)(?:ed)?))?(?: (?:try again|keep looking|more))?",
+    rf"nothing (?:here|there|good|right)(?: (?:i|that i) (?:like|want))?(?: more)?",
+    rf"(?:i )?(?:don'?t|do not) (?:like|want|love) (?:any of )?{_THIS}",
+    rf"(?:{_THIS} )?(?:are|is|look|looks) (?:all )?(?:wrong|bad|off|not (?:it|right|good)|"
+    rf"no good|terrible|awful)",
+    rf"(?:{_THIS}|all of (?:these|those|them)) (?:aren'?t|isn'?t|don'?t) (?:it|right|good|work)",
+    r"nothing(?: (?:here|good|right|like (?:it|that)))?",
+    # "show me other ones", "give me some different options", "any others", "new ones please"
+    rf"(?:(?:show|give|get|find|bring) (?:me |us )?|(?:i )?(?:want|need|would like|'?d like) "
+    rf"(?:to see )?|(?:can|could|would) (?:you|i) (?:show|see|get|have) (?:me )?|let me see |"
+    rf"any |some |got any )?(?:some |a few |a couple |the )?(?:{_OTHER} )*{_OTHER}"
+    rf"(?: {_ONES}| batch| set| round)?(?: than {_THIS})?",
+    r"(?:something|anything|somethin) (?:else|different|new)",
+    r"(?:keep|carry on|go on|continue)(?: (?:looking|going|searching|trying))?",
+    r"(?:try|search|look) (?:again|more|further|elsewhere|harder)",
+    r"not (?:quite|really|yet)",
+    r"(?:nope|nah|no|meh|ugh)(?: (?:nope|nah|no|meh|ugh))*",
+)
+
+_UNDO = _grammar(
+    r"undo(?: (?:that|this|it|the last(?: (?:one|change|step|turn|thing))?))?",
+    r"(?:go|step|going) back(?: (?:one|a step|once|to (?:the )?(?:before|previous|last|earlier)"
+    r"(?: (?:one|ones|page|results|step))?))?",
+    r"back(?: to (?:the )?(?:before|previous|last|earlier)(?: (?:one|ones|page|results|step))?)?",
+    r"take (?:that|it|this) back",
+    r"scratch that|revert(?: that)?|(?:un-?do|cancel) (?:that|the last (?:one|change|step))",
+    r"(?:that was )?(?:a )?mistake|(?:oops|whoops)(?: undo)?",
+    r"(?:the )?(?:previous|last|earlier) (?:page|results|ones)(?: (?:were|was) better)?",
+    r"(?:forget|ignore) (?:what i just said|that last (?:one|bit|turn)|the last (?:one|turn|thing))",
+)
+
+_FOUND_PHRASE = (r"(?:that'?s it|this is it|that is it|found it|got it|bingo|that'?s the one|"
+                 r"this is the one|that is the one|that'?s mine|exactly|jackpot|yes+ that'?s it|"
+                 r"there it is|perfect|nailed it)")
+_ORDINAL = "|".join((*ORDINALS, "last"))
+_RANK = (r"(?:(?:#\s*|no\.?\s*|number |image |result |picture |photo |pic |option )?"
+         rf"\d{{1,2}}|(?:the )?(?:{_ORDINAL})(?: one)?)")
+_RANK_VALUE = re.compile(rf"(?<![\w-])(\d{{1,2}})(?![\w-])|\b({_ORDINAL})\b")
+_FOUND = _grammar(
+    rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?{_RANK})?",
+    rf"{_FOUND_PHRASE} {_RANK}",
+    rf"(?:yes )?{_FOUND_PHRASE} (?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: one)?",
+    rf"{_RANK} (?:is|it'?s|was) (?:it|the one|(?:the )?mine|exactly it|perfect|"
+    rf"exactly (?:what|the one)(?: i (?:want|wanted|need|mean|meant))?|"
+    rf"what i (?:want|wanted|was looking for|need|meant))",
+    rf"(?:i'?ll take|i (?:choose|pick)|i'?ll go with|(?:it'?s|its)) {_RANK}",
+    rf"{_RANK} {_FOUND_PHRASE}",
+)
+_WHY_RANK = _grammar(
+    rf"(?:why|how come) (?:is|was|are|did you (?:show|pick|choose)|did) {_RANK}"
+    r"(?: (?:here|there|shown|on top|first|in the results|showing|included|chosen|picked|"
+    r"show up|in))*",
+)
+_WHY_NOT = re.compile(
+    r"^(?:why|how come) (?:(?:are|is) there )?(?:no|not any|nothing|none of the|"
+    r"aren'?t there any|don'?t i see any|can'?t i see any|no more) (?P<topic>.+?)"
+    r"(?: (?:here|shown|showing|anymore|any more))?$")
+_MEMORY = _grammar(
+    r"what (?:do|did) you (?:remember|know|have|understand|think i want)(?: so far)?",
+    r"what (?:are|am) (?:you|we|i) (?:looking|searching) for(?: (?:now|exactly))?",
+    r"what (?:have|did) i (?:said|say|ask|asked|told you|tell you)(?: for)?(?: so far)?",
+    r"what(?:'?s| is) (?:in )?(?:your |the )?(?:memory|search|query|filters?|constraints?)"
+    r"(?: now| so far)?",
+    r"(?:show|tell) me (?:what you (?:remember|know|have)|your memory|the (?:filters|constraints))",
+    r"what (?:filters|constraints|rules) (?:do|did) (?:you|u) (?:have|use)(?: on)?(?: (?:now|rn|right now))?",
+    r"(?:remind me )?what (?:was i|were we) (?:looking|searching) for",
+)
+
+_THANKS = r"(?:thanks|thank you|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
+_GREETING = r"(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|howdy)"
+_ACK = (r"(?:ok(?:ay)?|k|hmm+|hm+|um+|uh+|ah+|oh+|cool|nice|great|good|wow|lol|haha|sure|"
+        r"alright|right|yeah|yes|yep|interesting|i see|got it|fine|neat|awesome|fair enough|"
+        r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|lovely|brilliant|sweet)")
+_CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK})(?: (?:so much|a lot|there|again|"
+                   rf"very much|for (?:that|the help|your help|helping)|mate|buddy|friend|"
+                   rf"rummage))* ?)+$")
+
+# Frames around a request that carry no content: the request is what follows them.
+_FRAMES = re.compile(
+    r"^(?:(?:do|does) (?:you|u|ya) (?:have|got|carry|sell|stock|happen to have)(?: any)?|"
+    r"(?:would|do) (?:you|u) happen to have(?: any)?|"
+    r"(?:have|got) (?:you )?(?:got )?any(?:thing)?|"
+    r"(?:is|are) there(?: any)?|"
+    r"(?:can|could|would|will) (?:you|u) (?:please )?(?:show|find|give|get|bring)(?: me)?|"
+    r"(?:can|could|may) i (?:see|have|get)|"
+    r"(?:i'?m|i am|we'?re|we are) (?:after|looking for|searching for|hunting for|"
+    r"trying to find|in the market for)|"
+    r"(?:i'?d|i would|we'?d) (?:like|love)(?: to see)?|"
+    r"any chance (?:of|you have)|"
+    r"(?:let me see|let'?s see|let'?s try|how about|what about))\b\s*")
+
+
+def _tidy(text: str) -> str:
+    """Lowercase, straight quotes, no edge punctuation, one space between words."""
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    text = re.sub(r"[\s]+", " ", text)
+    return text.strip(" \t,.!?;:…-")
+
+
+def _peel(text: str) -> str:
+    """The move phrase inside its politeness: "ok, none of these please" -> "none of these"."""
+    previous = None
+    while previous != text:
+        previous = text
+        text = re.sub(rf"^{_LEAD}\b{_W}(?=\S)", "", text)
+        text = re.sub(rf"{_W}\b{_POLITE}$", "", text)
+        text = re.sub(rf"^{_POLITE}\b{_W}(?=\S)", "", text)
+        text = text.strip(" ,.!?;:…-")
+    return re.sub(r"\s*[,.!?;:]+\s*", " ", text).strip()
+
+
+def _rank_of(text: str) -> int | None:
+    """The rank a move names ("#3", "the third one", "the last one"; -1 for last)."""
+    match = _RANK_VALUE.search(text)
+    if match is None:
+        return None
+    if match.group(1):
+        return int(match.group(1))
+    return -1 if match.group(2) == "last" else ORDINALS[match.group(2)]
+
+
+def move_of(text: str) -> Understanding | None:
+    """The move of a whole turn, or None when the turn is a request (see the docstring)."""
+    tidy = _tidy(text)
+    if not tidy:
+        return None
+    flat = re.sub(r"\s*[,.!?;:]+\s*", " ", tidy).strip()
+    if _CHAT.fullmatch(flat):
+        kind = ("thanks" if re.search(_THANKS, flat)
+                else "greeting" if re.match(_GREETING, flat) else "ack")
+        return Understanding(act="chat", chat=kind)
+    core = _peel(tidy)
+    if not core:  # only hedges: "nope", "meh", "no no" turn the page; "ok then" is chat
+        if re.search(r"\b(?:no|nope|nah|meh|ugh)\b", flat):
+            return Understanding(act="page")
+        return Understanding(act="chat", chat="ack")
+    if _UNDO.fullmatch(core):
+        return Understanding(act="undo")
+    found = _FOUND.fullmatch(core)
+    if found:
+        return Understanding(act="found", found=_rank_of(core) or 1)
+    why = _WHY_RANK.fullmatch(core)
+    if why:
+        return Understanding(act="question", question="why", about=_rank_of(core))
+    why_not = _WHY_NOT.fullmatch(core)
+    if why_not:
+        return Understanding(act="question", question="why-not", topic=why_not.group("topic"))
+    if _MEMORY.fullmatch(core):
+        return Understanding(act="question", question="memory")
+    if _PAGE.fullmatch(core):
+        return Understanding(act="page")
+    return None
+
+
+def strip_frames(text: str) -> str:
+    """A request without its question/politeness frame: "do you have any red ones?" -> "red
+    ones?". Only a frame at the start of a clause is removed."""
+    parts = re.split(r"([,;.!?]\s*|\bbut\b\s*)", text)
+    out = []
+    for part in parts:
+        lead = len(part) - len(part.lstrip())
+        stripped = _FRAMES.sub("", part.lstrip().lower().replace("\u2019", "'"), count=1)
+        if stripped != part.lstrip().lower().replace("\u2019", "'"):
+            part = part[:lead] + part.lstrip()[len(part.lstrip()) - len(stripped):]
+        out.append(part)
+    return "".join(out)
+
+
+def understand(text: str, shown: int) -> Understanding:
+    """The act of a turn; for a refinement also its references and the text to decompose.
+
+    Raises interpret.UnknownReference when the turn points at a rank that is not shown."""
+    move = move_of(text)
+    if move is not None:
+        for rank in (move.found, move.about):
+            if rank is not None and rank != -1 and not 1 <= rank <= shown:
+                raise UnknownReference(rank, shown)
+        if move.found == -1 or move.about == -1:
+            last = shown or 1
+            move = Understanding(**{**move.__dict__,
+                                    "found": last if move.found == -1 else move.found,
+                                    "about": last if move.about == -1 else move.about})
+        return move
+    # A move said as one clause of a request ("none of these, I want blue", "thanks! now in
+    # red") is dropped from the request; a page turned down is still remembered.
+    clauses = re.split(r"(?<=[,;.!?])\s+", text.strip())
+    moves = [move_of(clause) for clause in clauses]
+    kept = [c for c, m in zip(clauses, moves) if m is None or m.act not in ("page", "chat")]
+    request = " ".join(kept) if kept else text
+    turn: Turn = interpret(strip_frames(request), shown)
+    return Understanding(act="refine", text=turn.text, liked=turn.liked,
+                         disliked=turn.disliked, reference=turn.reference, reset=turn.reset,
+                         page=any(m is not None and m.act == "page" and _peel(_tidy(c))
+                                  for c, m in zip(clauses, moves)))

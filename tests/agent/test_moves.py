@@ -1,0 +1,159 @@
+"""The moves of a search conversation, told with the demo library: turning a page down, undo,
+found it, questions about the search, chit-chat, comparatives and two-object requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import Agent
+from agent.understand import understand
+
+
+@pytest.fixture(scope="module")
+def agent(demo_home):
+    agent = Agent.open("demo", home=demo_home, persist=False)
+    yield agent
+    agent.close()
+
+
+def ids(reply):
+    return [r.id for r in reply.results]
+
+
+def metas(agent, reply):
+    return [agent.image(r.id).meta for r in reply.results]
+
+
+def test_none_of_these_brings_ten_new_images_that_still_fit(agent):
+    session = agent.new_session()
+    first = session.say("a red dress")
+    second = session.say("none of these")
+    assert not set(ids(first)) & set(ids(second))
+    assert len(ids(second)) == 10
+
+    def red_dress(m):
+        return m.get("color") == "red" and m.get("category") == "dress"
+
+    everywhere = sum(red_dress(m) for m in agent.library.metadata().values())
+    left = everywhere - sum(red_dress(m) for m in metas(agent, first))
+    # the next page holds (nearly) every red dress not yet shown, up to a page of them
+    assert sum(red_dress(m) for m in metas(agent, second)) >= min(10, left) - 1
+    assert "set aside 10 shown" in second.understood
+    assert [m.label for m in session.memory] == ["dress", "red"]
+    assert "10 passed over" in second.summary
+
+
+def test_every_way_of_turning_a_page_down_adds_no_constraint(agent):
+    for said in ("none of these", "show me others", "keep looking", "nope",
+                 "something else", "show me different ones", "ok, none of these please"):
+        session = agent.new_session()
+        session.say("a green skirt")
+        reply = session.say(said)
+        assert [m.label for m in session.memory] == ["skirt", "green"], said
+        assert "passed over" in reply.summary, said
+
+
+def test_the_passed_over_page_can_be_removed_like_any_constraint(agent):
+    session = agent.new_session()
+    first = session.say("a red dress")
+    session.say("none of these")
+    back = session.remove_constraint("10 passed over")
+    assert "passed over" not in back.summary
+    assert set(ids(first)) & set(ids(back))
+
+
+def test_undo_restores_the_previous_page(agent):
+    session = agent.new_session()
+    red = session.say("a red dress")
+    session.say("make it blue")
+    undone = session.say("undo")
+    assert ids(undone) == ids(red)
+    assert undone.summary == "dress · red"
+    assert undone.understood == "undid 'make it blue'"
+
+
+def test_repeated_undo_walks_further_back_and_then_says_so(agent):
+    session = agent.new_session()
+    first = session.say("a red dress")
+    session.say("none of these")
+    session.say("with long sleeves")
+    session.say("go back")
+    again = session.say("take that back")
+    assert ids(again) == ids(first)
+    assert session.say("undo").understood == "nothing to undo"
+
+
+def test_that_is_it_records_the_pick_and_keeps_the_page(agent):
+    session = agent.new_session()
+    page = session.say("a yellow shirt")
+    found = session.say("that's it, 3")
+    assert ids(found) == ids(page)
+    assert found.understood == "marked #3 as the one"
+    assert page.results[2].id in session.state.liked
+
+
+def test_questions_change_nothing(agent):
+    session = agent.new_session()
+    page = session.say("a blue skirt, not striped")
+    for question in ("what do you remember?", "why is 3 here?", "why no red ones?"):
+        reply = session.say(question)
+        assert ids(reply) == ids(page), question
+        assert reply.answer, question
+        assert [m.label for m in session.memory] == ["skirt", "blue", "not striped"]
+    assert "blue" in session.say("what do you remember?").answer
+    assert "blue" in session.say("why no red ones?").answer  # red is held back by blue
+
+
+def test_chit_chat_is_acknowledged_and_changes_nothing(agent):
+    session = agent.new_session()
+    page = session.say("a black jacket")
+    for said in ("thanks", "hmm ok", "hi there", "cool thanks"):
+        reply = session.say(said)
+        assert ids(reply) == ids(page)
+        assert reply.answer
+    assert [m.label for m in session.memory] == ["jacket", "black"]
+
+
+def test_questions_and_politeness_never_become_constraints(agent):
+    for said, labels in (("do you have something in blue?", ["blue"]),
+                         ("is there anything red", ["red"]),
+                         ("could you show me striped ones please", ["striped"]),
+                         ("I'm after a long dress", ["dress", "long"]),
+                         ("would you happen to have a plaid skirt", ["skirt", "checked"])):
+        session = agent.new_session()
+        session.say(said)
+        assert [m.label for m in session.memory] == labels, said
+
+
+def test_like_three_but_longer_asks_for_a_longer_garment_than_three(agent):
+    session = agent.new_session()
+    page = session.say("a dress")
+    order = ["short", "knee", "long"]
+    shorter = next(r for r, m in zip(page.results, metas(agent, page)) if m["length"] != "long")
+    rank = page.results.index(shorter) + 1
+    before = order.index(agent.image(shorter.id).meta["length"])
+    reply = session.say(f"like {rank} but longer")
+    lengths = [order.index(m["length"]) for m in metas(agent, reply)[:5]]
+    assert sum(length > before for length in lengths) >= 3
+    assert "longer" in reply.understood
+
+
+def test_a_move_inside_a_request_is_not_a_constraint(agent):
+    session = agent.new_session()
+    session.say("a red dress")
+    reply = session.say("none of these, I want long sleeves")
+    assert [m.label for m in session.memory] == ["dress", "red", "long sleeves"]
+    assert "set aside" in reply.understood
+
+
+@pytest.mark.parametrize("said, act", [
+    ("none of these", "page"), ("nah not these either", "page"), ("more please", "page"),
+    ("undo", "undo"), ("scratch that", "undo"), ("can we go back to before", "undo"),
+    ("#2 is the one", "found"), ("found it! number 5", "found"), ("i'll take 3", "found"),
+    ("why is 3 here?", "question"), ("what filters do u have on rn", "question"),
+    ("thanks so much", "chat"), ("lovely, cheers", "chat"),
+    ("no stripes", "refine"), ("not 2, more like 4 but striped", "refine"),
+    ("none of these, blue", "refine"), ("make it blue", "refine"),
+])
+def test_each_move_is_read_as_itself(said, act):
+    assert understand(said, 10).act == act
