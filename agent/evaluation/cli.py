@@ -13,7 +13,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from agent.evaluation.runner import ABLATIONS, EvalConfig
+from agent.evaluation.metrics import REACHED_BY, REACHED_TOP, reached_by
+from agent.evaluation.runner import ABLATIONS, USERS, EvalConfig
 
 RESAMPLES = 1000  # bootstrap resamples behind every interval
 HITS_PLOTTED = 10  # the k of the Hits@k plot
@@ -26,8 +27,10 @@ def add_commands(subparsers) -> None:
         description="A simulated user holds a target image from the test split, opens with one "
         "or two of its attributes and gives one piece of feedback per turn. Reports per turn "
         "Hits@1/5/10, mean and median rank of the target (a target below the top --depth "
-        "counts as depth + 1) and the share of episodes that had it at rank 1 within t turns, "
-        "with 95%% bootstrap intervals. Several --agent values run the same episodes.")
+        "counts as depth + 1), the share of episodes that had it at rank 1 within t turns and "
+        f"the share that had it in the top {REACHED_TOP} (\"top {REACHED_TOP} by turn "
+        f"{REACHED_BY}\"), with 95%% bootstrap intervals. Several --agent values run the same "
+        "episodes.")
     p.add_argument("--library", "-l", default="demo", help="library to search (default: demo)")
     p.add_argument("--episodes", "-n", type=int, default=100, help="dialogues per agent "
                    "(default 100)")
@@ -37,6 +40,10 @@ def add_commands(subparsers) -> None:
                    metavar="AGENT", help="one or more of: " + ", ".join(ABLATIONS)
                    + " (default: full)")
     p.add_argument("--seed", type=int, default=0, help="targets and simulator seed (default 0)")
+    p.add_argument("--user", default="default", choices=list(USERS),
+                   help="the simulated user: default (mixed feedback, opens with one or two "
+                   "attributes) or page-down (states every attribute, then only turns pages "
+                   "down: 'show me others'); default: default")
     p.add_argument("--depth", type=int, default=100, help="results asked per turn; the rank "
                    "is measured within them (default 100)")
     p.add_argument("--json", metavar="PATH", help="write metrics and every dialogue as JSON")
@@ -65,7 +72,7 @@ def cmd_eval(args) -> int:
     from agent.evaluation.runner import EvaluationError, evaluate
 
     config = EvalConfig(episodes=args.episodes, turns=args.turns, seed=args.seed,
-                        depth=args.depth)
+                        depth=args.depth, user=args.user)
     names = list(dict.fromkeys(args.agent))  # once each, in the order given
     if config.episodes < 1 or config.turns < 1:
         raise CliError(f"--episodes and --turns must be at least 1 "
@@ -88,7 +95,8 @@ def cmd_eval(args) -> int:
         summaries = {run.name: run.metrics(resamples=RESAMPLES, seed=config.seed)
                      for run in runs}
         print(f"{config.episodes} episodes x {config.turns} turns on library "
-              f"{args.library!r} ({agent.size} images), seed {config.seed}; ranks within the "
+              f"{args.library!r} ({agent.size} images), {config.user} user, seed "
+              f"{config.seed}; ranks within the "
               f"top {config.depth} (a miss counts as {config.depth + 1}); shares in %, 95% "
               "bootstrap intervals in brackets")
         print(format_table(summaries))
@@ -106,7 +114,8 @@ def cmd_eval(args) -> int:
             })
         if args.plot:
             plot_hits(summaries, args.plot, k=HITS_PLOTTED,
-                      title=f"{args.library}: {config.episodes} simulated dialogues")
+                      title=f"{args.library}: {config.episodes} simulated dialogues "
+                      f"({config.user} user)")
     finally:
         agent.close()
     return 0
@@ -181,24 +190,29 @@ def cmd_scenarios(args) -> int:
 def format_table(summaries: dict) -> str:
     """One row per agent and turn: hits, ranks and found-within, with intervals."""
     header = ["agent", "turn", "Hits@1", "Hits@5", "Hits@10", "mean rank", "median",
-              "found@1 ≤ t"]
+              "found@1 ≤ t", f"top{REACHED_TOP} ≤ t"]
     rows = []
     for name, turns in summaries.items():
         for m in turns:
             rows.append([name if m.turn == 1 else "", str(m.turn),
                          *(_share(m.hits[k]) for k in sorted(m.hits)),
-                         _number(m.mean_rank), f"{m.median_rank.value:g}", _share(m.found)])
+                         _number(m.mean_rank), f"{m.median_rank.value:g}", _share(m.found),
+                         _share(m.reached)])
     return _grid(header, rows)
 
 
 def format_comparison(summaries: dict, seconds: dict[str, float], turns_each: int) -> str:
-    """The last turn of every agent side by side, with its speed (milliseconds per turn)."""
-    header = ["agent", "Hits@1", "Hits@5", "Hits@10", "mean rank", "found@1", "ms/turn"]
+    """The last turn of every agent side by side, with "top 10 by turn 8" (- when the episodes
+    were shorter) and its speed (milliseconds per turn)."""
+    header = ["agent", "Hits@1", "Hits@5", "Hits@10", "mean rank", "found@1",
+              f"top{REACHED_TOP} by t{REACHED_BY}", "ms/turn"]
     rows = []
     for name, turns in summaries.items():
         last = turns[-1]
+        reached = reached_by(turns)
         rows.append([name, *(_share(last.hits[k]) for k in sorted(last.hits)),
                      _number(last.mean_rank), _share(last.found),
+                     _share(reached) if reached else "-",
                      f"{1000 * seconds[name] / max(1, turns_each):.0f}"])
     return _grid(header, rows)
 

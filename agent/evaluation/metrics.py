@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 HITS_AT = (1, 5, 10)
+# "Top 10 by turn 8": the share of episodes whose target reached the first page (the top 10)
+# on turn 8 or earlier; the headline figure of the page-down user, reported for every user.
+REACHED_TOP, REACHED_BY = 10, 8
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class TurnMetrics:
     mean_rank: Estimate  # misses count as depth + 1
     median_rank: Estimate
     found: Estimate  # share of episodes whose target was at rank 1 on this turn or earlier
+    reached: Estimate  # share whose target was in the top REACHED_TOP on this turn or earlier
 
     def to_dict(self) -> dict:
         return {
@@ -45,7 +49,14 @@ class TurnMetrics:
             "mean_rank": self.mean_rank.to_dict(),
             "median_rank": self.median_rank.to_dict(),
             "found_at_1_within": self.found.to_dict(),
+            f"top_{REACHED_TOP}_within": self.reached.to_dict(),
         }
+
+
+def reached_by(metrics: Sequence[TurnMetrics], turn: int = REACHED_BY) -> Estimate | None:
+    """"Top 10 by turn 8": the share of episodes whose target was in the top 10 on `turn` or
+    earlier; None when the episodes were shorter than that."""
+    return metrics[turn - 1].reached if len(metrics) >= turn else None
 
 
 def as_ranks(rows: Sequence[Sequence[int | None]], depth: int) -> np.ndarray:
@@ -108,8 +119,9 @@ def summarize(ranks: np.ndarray, *, ks: Sequence[int] = HITS_AT, resamples: int 
 
     hits = {k: estimate(lambda r, k=k: hits_at(r, k)) for k in ks}
     means, medians, found = estimate(mean_rank), estimate(median_rank), estimate(found_within)
+    reached = estimate(lambda r: found_within(r, REACHED_TOP))
     return [
         TurnMetrics(turn=t + 1, hits={k: hits[k][t] for k in ks}, mean_rank=means[t],
-                    median_rank=medians[t], found=found[t])
+                    median_rank=medians[t], found=found[t], reached=reached[t])
         for t in range(ranks.shape[1])
     ]

@@ -12,6 +12,13 @@ Design decisions:
 - Sessions are throwaway (`persist=False`) and each episode's checkpoints are deleted when it
   ends: the in-memory checkpointer would otherwise keep every turn of every episode.
 - The metas of the whole library are read once, so the simulator never queries SQLite per turn.
+- Two simulated users (`EvalConfig.user`): "default", the mixed user of the protocol, and
+  "page-down", who states every attribute at once and then only turns pages down; its headline
+  figure is "top 10 by turn 8" (metrics.reached_by), reported for both.
+- When the user says it has found the target ("that's it, 1"), the episode ends: the user stops
+  talking and the page stays, so the rank is carried forward to the last turn (as a finished
+  scripted dialogue keeps its last rank) and the words are kept in the dialogue. The found turn
+  is not sent to the agent: its reply could not change what the user already has.
 """
 
 from __future__ import annotations
@@ -23,8 +30,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from agent.evaluation.metrics import TurnMetrics, as_ranks, summarize
+from agent.evaluation.metrics import (
+    REACHED_BY,
+    REACHED_TOP,
+    TurnMetrics,
+    as_ranks,
+    reached_by,
+    summarize,
+)
 from retrievers.demo.schema import KEYS as ATTRIBUTE_KEYS
+from retrievers.demo.shopper import POLICIES as USERS
 from retrievers.demo.shopper import Pictures, UserSimulator
 
 # Ablation name -> AgentConfig changes; "full" is the agent as shipped.
@@ -48,6 +63,7 @@ class EvalConfig:
     seed: int = 0  # picks the targets and seeds every episode's simulator
     page: int = 10  # results the simulated user looks at each turn
     depth: int = 100  # results asked of the agent per turn; a target below counts as depth + 1
+    user: str = "default"  # the simulated user: one of USERS ("default", "page-down")
 
 
 @dataclass(kw_only=True)
@@ -58,6 +74,7 @@ class Episode:
     dialogue: list[str] = field(default_factory=list)  # what the user said, turn by turn
     kinds: list[str] = field(default_factory=list)  # kind of each utterance (see simulator)
     messages: list[str] = field(default_factory=list)  # problems the agent reported, if any
+    found_at: int | None = None  # the turn on which the user said it found the target
 
 
 @dataclass(kw_only=True)
@@ -78,11 +95,13 @@ class AgentRun:
                 paths: Mapping[int, str] | None = None) -> dict:
         """JSON-ready: the variant, its speed, its per-turn metrics and every dialogue."""
         turns = sum(len(e.ranks) for e in self.episodes)
+        reached = reached_by(metrics)
         return {
             "agent": self.name,
             "config": self.changes,
             "seconds": round(self.seconds, 3),
             "seconds_per_turn": round(self.seconds / turns, 5) if turns else None,
+            f"top_{REACHED_TOP}_by_turn_{REACHED_BY}": reached.to_dict() if reached else None,
             "metrics": [m.to_dict() for m in metrics],
             "episodes": [
                 {**asdict(e), **({"path": paths.get(e.target)} if paths else {})}
@@ -113,15 +132,20 @@ def run_episode(variant, index: int, target: int, metas: Mapping[int, dict],
     """One dialogue of `config.turns` user turns with one agent variant."""
     meta = {k: metas[target].get(k) for k in ATTRIBUTE_KEYS}
     user = UserSimulator(target, meta, seed=f"{config.seed}:{index}", page=config.page,
-                         looks=pictures.distance_to(target) if pictures else None)
+                         looks=pictures.distance_to(target) if pictures else None,
+                         policy=config.user)
     episode = Episode(index=index, target=target)
     session = variant.new_session()
     try:
         utterance = user.opening()
         for turn in range(config.turns):
-            reply = session.say(utterance.text)
             episode.dialogue.append(utterance.text)
             episode.kinds.append(utterance.kind)
+            if utterance.kind == "found":  # the user is done: the page stays as it was
+                episode.found_at = turn + 1
+                episode.ranks += [episode.ranks[-1]] * (config.turns - turn)
+                break
+            reply = session.say(utterance.text)
             if reply.message:
                 episode.messages.append(reply.message)
             ids = [r.id for r in reply.results]
@@ -145,6 +169,9 @@ def evaluate(agent, names: Sequence[str], config: EvalConfig, *,
     if config.depth < config.page:
         raise EvaluationError(f"The depth ({config.depth}) must be at least the page the user "
                               f"looks at ({config.page})")
+    if config.user not in USERS:
+        raise EvaluationError(f"Unknown simulated user {config.user!r}; choose from "
+                              f"{', '.join(USERS)}")
     metas = agent.library.metadata()  # every image's meta, read once
     pictures = Pictures(agent.library.paths())
     targets = pick_targets(metas, config.episodes, config.seed)

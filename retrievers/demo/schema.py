@@ -5,6 +5,9 @@ simulated shopper, the quality script, the scripted demo and the tests. The agen
 reads this module: it reads the demo *vocabulary* (vocabulary.json beside this file), whose
 canonical spellings `vocabulary_value` maps an item's meta to ("knee" -> "knee-length").
 
+It also holds the orders a shopper compares along (length, sleeves, and each colour's lightness
+and colourfulness), so "longer" or "darker" can be checked against the ground truth.
+
 Two phrasings, on purpose:
 - `CAPTIONS` are the words the demo model was trained on (train.py); changing them changes what
   a retrained checkpoint knows, so they stay as the committed model saw them.
@@ -48,6 +51,63 @@ _VOCABULARY_VALUES = {
 def vocabulary_value(key: str, value: str) -> str:
     """The demo vocabulary's spelling of a meta value: (sleeves, "long") -> "long sleeves"."""
     return _VOCABULARY_VALUES.get(key, {}).get(value, value)
+
+
+# -- comparatives: how one garment relates to another along an order --------------------------
+# A shopper says "longer" or "darker" of the target next to a garment on screen. Length and
+# sleeves are ordered by how much they cover; colours by how light and how colourful they are
+# as the world draws them: CIELAB L* and chroma C*ab (D65) of world.RGB, rounded (a test checks
+# them against the drawing colours, so a repainted world cannot leave this table stale).
+LENGTH_ORDER: dict[str, int] = {"short": 0, "knee": 1, "long": 2}
+SLEEVE_ORDER: dict[str, int] = {"sleeveless": 0, "short": 1, "long": 2}
+LIGHTNESS: dict[str, int] = {
+    "black": 10, "navy": 17, "brown": 35, "purple": 36, "red": 44, "blue": 50, "gray": 54,
+    "green": 54, "orange": 67, "pink": 73, "yellow": 88, "white": 98,
+}
+COLORFULNESS: dict[str, int] = {
+    "black": 1, "white": 1, "gray": 0, "red": 79, "orange": 79, "yellow": 82, "green": 66,
+    "blue": 70, "navy": 50, "purple": 75, "pink": 42, "brown": 37,
+}
+# How far apart two colours must be before a person calls one plainly darker (L*) or more
+# colourful (C*ab) than the other: navy is darker than blue (33), red is not darker than blue (6).
+LIGHTNESS_STEP = 15
+COLORFULNESS_STEP = 30
+# The comparatives a shopper uses, by what they compare; one per group makes sense at a time.
+COMPARATIVE_GROUPS: dict[str, tuple[str, ...]] = {
+    "lightness": ("darker", "lighter", "brighter"),
+    "colorfulness": ("more colorful", "less colorful"),
+    LENGTH: ("longer", "shorter"),
+    SLEEVES: ("longer sleeves", "shorter sleeves"),
+}
+COMPARATIVES: tuple[str, ...] = tuple(c for group in COMPARATIVE_GROUPS.values() for c in group)
+
+
+def relative(target: dict, other: dict) -> tuple[str, ...]:
+    """The comparatives true of `target` next to `other`, in COMPARATIVES order: what a person
+    holding `target` in mind asks of `other` ("longer", "darker"). "brighter" only when the
+    target is both plainly lighter and no less colourful, so it holds under either reading."""
+    out: set[str] = set()
+    for key, order, more, less in ((LENGTH, LENGTH_ORDER, "longer", "shorter"),
+                                   (SLEEVES, SLEEVE_ORDER, "longer sleeves", "shorter sleeves")):
+        if target.get(key) in order and other.get(key) in order:
+            step = order[target[key]] - order[other[key]]
+            if step:
+                out.add(more if step > 0 else less)
+    mine, theirs = target.get(COLOR), other.get(COLOR)
+    if mine in LIGHTNESS and theirs in LIGHTNESS:
+        light = LIGHTNESS[mine] - LIGHTNESS[theirs]
+        vivid = COLORFULNESS[mine] - COLORFULNESS[theirs]
+        if light >= LIGHTNESS_STEP:
+            out.add("lighter")
+            if vivid >= 0:
+                out.add("brighter")
+        elif light <= -LIGHTNESS_STEP:
+            out.add("darker")
+        if vivid >= COLORFULNESS_STEP:
+            out.add("more colorful")
+        elif vivid <= -COLORFULNESS_STEP:
+            out.add("less colorful")
+    return tuple(c for c in COMPARATIVES if c in out)
 
 
 def differing(meta: dict, target: dict) -> list[str]:

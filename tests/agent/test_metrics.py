@@ -12,6 +12,7 @@ from agent.evaluation.metrics import (
     hits_at,
     mean_rank,
     median_rank,
+    reached_by,
     summarize,
 )
 
@@ -87,4 +88,15 @@ def test_summary_reports_every_metric_per_turn_with_its_interval():
         assert metric.low <= metric.value <= metric.high
     exported = third.to_dict()
     assert exported["hits"]["5"]["value"] == 0.75
-    assert set(exported) == {"turn", "hits", "mean_rank", "median_rank", "found_at_1_within"}
+    assert set(exported) == {"turn", "hits", "mean_rank", "median_rank", "found_at_1_within",
+                             "top_10_within"}
+
+
+def test_top_10_by_turn_8_counts_targets_that_reached_the_first_page_in_time():
+    # reached the top 10 on turn 3, on turn 8, on turn 9 (too late), and never
+    rows = [[50, 30, 9, 40, 40, 40, 40, 40, 40], [60] * 7 + [10, 1], [20] * 8 + [2], [99] * 9]
+    turns = summarize(as_ranks(rows, depth=100), resamples=200)
+    assert [t.reached.value for t in turns] == [0, 0, 0.25, 0.25, 0.25, 0.25, 0.25, 0.5, 0.75]
+    assert reached_by(turns) is turns[7].reached and reached_by(turns).value == 0.5
+    assert turns[8].to_dict()["top_10_within"]["value"] == 0.75
+    assert reached_by(turns[:7]) is None  # episodes of 7 turns cannot say
