@@ -6,6 +6,7 @@ agent = Agent.open("demo")
 session = agent.new_session()
 reply = session.say("a red dress with long sleeves")
 reply.results, reply.summary
+reply.results[0].evidence, reply.notice   # {"red": 0.97, ...}; a line when nothing fits
 session.say("not 2, more like 4 but striped")
 session.like(image_id); session.dislike(image_id)
 session.memory, session.id
@@ -33,7 +34,7 @@ from memory.cascade import QueryState
 from memory.store import Store
 from retrievers.home import rummage_home
 from retrievers.library import Library
-from retrievers.rerank import PropositionScorer, RerankWeights
+from retrievers.rerank import SATISFIED, PropositionScorer, RerankWeights
 
 __all__ = ["Agent", "AgentConfig", "NoSuchSession", "Reply", "Result", "Session"]
 
@@ -79,6 +80,18 @@ class Result:
     id: int
     path: str
     score: float
+    # why it is here: {constraint label ("blue", "not checked"): probability that the image
+    # meets it}, in memory order; met when >= 0.5 (retrievers/rerank.py). Empty without
+    # constraints or without the reranker.
+    evidence: dict[str, float] = field(default_factory=dict, hash=False)
+
+    def meets(self, label: str) -> bool:
+        """Whether the reranker judged this image to meet the constraint `label`."""
+        return self.evidence.get(label, 0.0) >= SATISFIED
+
+    def marks(self, yes: str = "✓", no: str = "✗") -> str:
+        """One mark per constraint in memory order, "✓✓✗": met or not (compact lists)."""
+        return "".join(yes if p >= SATISFIED else no for p in self.evidence.values())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +102,8 @@ class Reply:
     understood: str = ""  # what the turn was read as: "set aside 10 shown", "undid 'blue'"
     answer: str | None = None  # the reply to a question or a remark ("what do you remember?")
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    # "No navy checked skirt; closest first." when no result meets every constraint
+    notice: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,11 +319,13 @@ class Session:
     def _reply(self, data: dict, timings: dict) -> Reply:
         rows = self.agent.library.rows(r["id"] for r in data.get("results", []))
         results = [Result(rank=r["rank"], id=r["id"], score=r["score"],
-                          path=rows[r["id"]]["path"] if r["id"] in rows else "")
+                          path=rows[r["id"]]["path"] if r["id"] in rows else "",
+                          evidence=dict(r.get("evidence") or {}))
                    for r in data.get("results", [])]
         return Reply(results=results, summary=data.get("summary", ""),
                      message=data.get("message"), understood=data.get("understood", ""),
-                     answer=data.get("answer"), timings=dict(timings))
+                     answer=data.get("answer"), notice=data.get("notice"),
+                     timings=dict(timings))
 
 
 def _propositions(out: dict):

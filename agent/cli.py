@@ -194,19 +194,50 @@ def cmd_ask(args) -> int:
         if args.json:
             print(json.dumps({
                 "session": session.id, "summary": reply.summary, "message": reply.message,
+                "notice": reply.notice, "understood": reply.understood, "answer": reply.answer,
                 "results": [{"rank": r.rank, "id": r.id, "path": r.path,
-                             "score": round(r.score, 6)} for r in reply.results],
+                             "score": round(r.score, 6), "evidence": r.evidence}
+                            for r in reply.results],
             }, indent=2))
             return 0
         if reply.message:
-            print(reply.message)
-        print(f"memory: {reply.summary}")
+            _print(reply.message)
+        if reply.answer:
+            _print(reply.answer)
+        if reply.understood and not reply.message:
+            _print(f"understood: {reply.understood}")
+        _print(f"memory: {reply.summary}")
+        if reply.notice and not reply.message:
+            _print(reply.notice)
+        yes, no = _marks()
+        labels = next((list(r.evidence) for r in reply.results if r.evidence), [])
+        if labels:  # one mark per constraint, in this order: met or not
+            _print(f"{yes}/{no}: " + ", ".join(labels))
         for r in reply.results:
-            print(f"{r.rank:3d}  #{r.id:<6d} {r.path}")
+            mark = f"{r.marks(yes, no):<{len(labels)}}  " if labels else ""
+            _print(f"{r.rank:3d}  #{r.id:<6d} {mark}{r.path}")
         print(f"session: {session.id}  (continue with --session {session.id})")
     finally:
         agent.close()
     return 0
+
+
+def _marks() -> tuple[str, str]:
+    """✓ and ✗ where the terminal's encoding can show them, + and - elsewhere."""
+    try:
+        "✓✗".encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return "+", "-"
+    return "✓", "✗"
+
+
+def _print(line: str) -> None:
+    """A line for a terminal of any encoding: what it cannot show becomes "?" ("dress ? red")."""
+    encoding = sys.stdout.encoding or "ascii"
+    try:
+        print(line.encode(encoding, "replace").decode(encoding))
+    except LookupError:
+        print(line)
 
 
 # -- the parser ----------------------------------------------------------------------------
@@ -262,7 +293,10 @@ def build_parser(more: Sequence[Callable] = ()) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("ask", help="one conversational turn from the shell",
-                       description="Say one thing to the agent; --session continues a session.")
+                       description="Say one thing to the agent; --session continues a session. "
+                       "Each result carries a mark per constraint in force (met or not, as the "
+                       "reranker judged it; --json: the probabilities), and a line says so when "
+                       "no result meets them all.")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("--library", "-l", default="demo")
     p.add_argument("--session", "-s", help="the session id printed by an earlier ask")

@@ -3,6 +3,8 @@
 The terminal app is written against these, not against `Agent`, so it can be driven by the
 real agent or by a deterministic fake (tests/tui/fakes.py), and a test checks that both keep
 the same methods and signatures. Adding something the chat needs means adding it here first.
+Both return agent.api's own types: a `Reply` whose results carry their `evidence` (drawn as
+✓/✗ marks under each thumbnail and in the preview) and whose `notice` the conversation shows.
 """
 
 from __future__ import annotations

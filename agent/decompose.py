@@ -303,7 +303,7 @@ def _negation_at(words: list[str], i: int, vocabulary: Vocabulary | None = None)
 
 
 def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False) -> list[str]:
-    words = phrase.split()
+    words = [w for w in (w.strip("\"'()[]{}<>.,:;!?*") for w in phrase.split()) if w]
     # "more fitted", "less blue": a degree of something is its own free-text phrase (the
     # vocabulary's own comparatives, "more colourful", were read before)
     degrees: list[str] = []
@@ -345,6 +345,8 @@ def _dedupe(found: list[Proposition]) -> list[Proposition]:
     seen: set[tuple[str, int, bool]] = set()
     out = []
     for proposition in found:
+        if not re.search(r"\w", proposition.text):  # punctuation left of "(e.g. ...)"
+            continue
         key = (proposition.text, proposition.polarity, proposition.relative)
         if key not in seen:
             seen.add(key)

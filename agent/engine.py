@@ -17,6 +17,11 @@ Decisions (numbers from `rummage eval` on the demo library, see README):
   descriptor (`look`), because "more like 3" means "looks like 3": garments with the same
   attributes embed almost alike (cosine spread 0.003–0.007 among demo twins, whose rank
   correlation with pixel similarity is only 0.3–0.46), while the 8x8 layout tracks it (0.85–0.92).
+- The reranker's per-proposition probabilities come back with the order (`rank_with_evidence`),
+  so a reply can say why each result is there without scoring twice. When no result of the page
+  meets every constraint (each at >= 0.5: the value more likely than all its alternatives
+  together, see retrievers/rerank.py), `unmatched_notice` says so in the vocabulary's words
+  and the page still shows the closest: the floor labels results, it never filters them.
 - Weights, measured with the simulated user (60 episodes x 10 turns, 20k demo library;
   Hits@10 at turns 5 / 10, found at top 1 by turn 10):
     temperature 100, no look, reference 6, disliked 4   0.67 / 0.85 / 0.62
@@ -46,6 +51,7 @@ import numpy as np
 from memory.cascade import QueryState
 from retrievers.library import Library
 from retrievers.rerank import (
+    SATISFIED,
     ContrastScorer,
     Criterion,
     ImageTerms,
@@ -192,18 +198,52 @@ class Engine:
     def rank(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray,
              k: int) -> tuple[np.ndarray, np.ndarray]:
         """The candidates reranked, best first, with a varied first page among near ties."""
+        ids, final, _ = self.rank_with_evidence(state, ids, first_stage, k)
+        return ids, final
+
+    def rank_with_evidence(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray,
+                           k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`rank`, and the evidence rows in the same order: (n, n_constraints) probabilities that
+        each image satisfies each of `state.constraints`, in their order (see rerank.py)."""
         vectors, looks = self.library.vectors(ids), self.library.appearance(ids)
-        final = self.rerank(state, ids, first_stage, vectors, self._combine(vectors, looks))
+        final, evidence = self.rerank_with_evidence(state, ids, first_stage, vectors,
+                                                    self._combine(vectors, looks))
         order = np.argsort(-final, kind="stable")
         if self.config.diversity > 0:
             page = diversify(np.arange(len(order)), final[order], looks[order], k,
                              self.config.diversity, self.config.tie_margin)
             order = order[page]
-        return ids[order], final[order]
+        return ids[order], final[order], evidence[order]
+
+    def unmatched_notice(self, state: QueryState, evidence) -> str | None:
+        """One line when no row of `evidence` (a page, rows as from `rank_with_evidence`) meets
+        every constraint, else None.
+
+        "No navy checked skirt, not striped; closest first." The request is named in the
+        vocabulary's words (its sentence of the wanted values, or its default noun when only
+        negatives are in force, then the negatives' labels), so it reads the same as the
+        prompts. No constraints, or no evidence (the no-rerank ablation): nothing to say.
+        """
+        evidence = np.asarray(evidence, np.float32)
+        if not state.constraints or evidence.size == 0:
+            return None
+        if np.any(np.all(evidence >= SATISFIED, axis=1)):
+            return None
+        wanted = [(c.text, c.slot) for c in state.constraints if c.polarity > 0]
+        words = self.vocabulary
+        parts = [words.render_sentence(wanted) if wanted else words.default_noun]
+        parts += [c.label for c in state.constraints if c.polarity < 0]
+        return f"No {', '.join(parts)}; closest first."
 
     def rerank(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray,
                vectors: np.ndarray, features: np.ndarray) -> np.ndarray:
         """A score per candidate; `vectors` are their embeddings, `features` image_features()."""
+        return self.rerank_with_evidence(state, ids, first_stage, vectors, features)[0]
+
+    def rerank_with_evidence(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray,
+                             vectors: np.ndarray,
+                             features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`rerank`'s scores and the (n, n_constraints) evidence behind them, computed once."""
         images = ImageTerms(
             liked=self.image_features(state.liked) if state.liked else ImageTerms().liked,
             disliked=(self.image_features(state.disliked) if state.disliked
@@ -219,8 +259,8 @@ class Engine:
         if not isinstance(scorer, ContrastScorer):  # a cross-encoder needs the pixels
             rows = self.library.rows(ids.tolist())
             paths = [rows[int(i)]["path"] for i in ids]
-        return reranker.scores(vectors, self.criteria(state), images, first_stage, paths,
-                               image_space=features)
+        return reranker.scores_with_evidence(vectors, self.criteria(state), images, first_stage,
+                                             paths, image_space=features)
 
 
 def diversify(order: np.ndarray, scores: np.ndarray, looks: np.ndarray, k: int,

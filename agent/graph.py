@@ -65,6 +65,7 @@ class TurnState(TypedDict, total=False):
     propositions: list[dict]  # [{"text", "polarity"}] from the decomposer
     candidates: list[int]  # first-stage ids (FAISS order)
     scores: list[float]  # their first-stage scores
+    evidence: list[list[float]]  # the page's per-constraint probabilities (rerank.py), rounded
     reply: dict  # {"results": [{rank, id, score}], "summary", "message"}
     message: str | None  # a problem to tell the user instead of searching
     back: str | None  # checkpoint id before the last turn that changed something (for undo)
@@ -236,10 +237,13 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
     def do_rerank(state: TurnState) -> dict:
         ids = np.asarray(state["candidates"], np.int64)
         scores = np.asarray(state["scores"], np.float32)
+        evidence = np.zeros((len(ids), 0), np.float32)  # none without the reranker
         if engine.config.rerank and len(ids):
-            ids, scores = engine.rank(memory_of(state), ids, scores, options.k)
+            ids, scores, evidence = engine.rank_with_evidence(memory_of(state), ids, scores,
+                                                              options.k)
         return {"candidates": ids[: options.k].tolist(),
-                "scores": [float(s) for s in scores[: options.k]]}
+                "scores": [float(s) for s in scores[: options.k]],
+                "evidence": [[round(float(p), 3) for p in row] for row in evidence[: options.k]]}
 
     def do_respond(state: TurnState) -> dict:
         memory = memory_of(state)
@@ -275,10 +279,17 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
             reply["summary"] = summary(memory, words)
             return {**update, "reply": reply,
                     "history": [{"text": _said(request), "reply": reply}]}
-        results = [{"rank": r, "id": int(i), "score": float(s)}
-                   for r, (i, s) in enumerate(zip(state["candidates"], state["scores"]), 1)]
+        # each result's evidence: {constraint label: probability it meets it}; the reply's
+        # notice: a line when no result of the page meets every constraint (engine.py)
+        labels = [c.label for c in memory.constraints]
+        rows = state.get("evidence") or [[]] * len(state["candidates"])
+        page = zip(state["candidates"], state["scores"], rows)
+        results = [{"rank": r, "id": int(i), "score": float(s), "evidence": dict(zip(labels, e))}
+                   for r, (i, s, e) in enumerate(page, 1)]
+        notice = engine.unmatched_notice(memory, rows)
         memory = record_shown(memory, [r["id"] for r in results])
         reply = {"results": results, "summary": summary(memory, words), "message": None,
+                 "notice": notice,
                  "understood": understood(turn, state.get("propositions", []), words)}
         return {"memory": memory.to_dict(), "reply": reply,
                 "history": [{"text": _said(request), "reply": reply}]}
@@ -305,8 +316,8 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
 
 
 def _page(reply: dict) -> dict:
-    """The results of a reply, for a turn that keeps the page as it is."""
-    return {"results": list(reply.get("results", []))}
+    """The results of a reply (and their notice), for a turn that keeps the page as it is."""
+    return {"results": list(reply.get("results", [])), "notice": reply.get("notice")}
 
 
 def _said(request: dict) -> str:

@@ -132,6 +132,14 @@ def interpret(text: str, shown: int) -> Turn:
     disliked: list[int] = []
     reference: int | None = None
     pending: list[tuple[_Group, int, int]] = []  # (group, polarity, cue start)
+    # "a shirt with number 16 on it": a marker word before a number no result has is text
+    # and so is an ordinal no page reaches ("the 19th century")
+    def spelled_out(g: _Group) -> bool:
+        first = words[g.first + (words[g.first] == "the")]
+        return first in _MARKERS or _ordinal_numeral(first) is not None
+
+    groups = [g for g in groups
+              if not (spelled_out(g) and all(r > max(shown, 10) for r in g.ranks))]
     for group in groups:
         cue, cue_start = _cue(words, group.first)
         verdict, verdict_end = _verdict(words, group.last)
@@ -146,6 +154,10 @@ def interpret(text: str, shown: int) -> Turn:
         removed.update(range(cue_start, verdict_end + 1))
         single = len(group.ranks) == 1
         after = words[group.last + 1] if group.last + 1 < len(words) else ""
+        if after == "," and words[group.last + 2:group.last + 3] == ["but"]:
+            removed.add(group.last + 1)  # "more like #2, but lighter"
+            group.last += 1
+            after = "but"
         if (polarity > 0 and single and reference is None and after in _LIKE_AFTER
                 and not verdict and (cue in _REFERENCE_CUES or not cue)):
             reference = group.ranks[0]

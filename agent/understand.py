@@ -58,7 +58,7 @@ _POLITE = (r"(?:please|pls|plz|thanks|thank you|thx|ty|kindly|maybe|perhaps|just
            r"now|instead|for me|mate|friend|sir|either|too|anyway|though|then)")
 _LEAD = (r"(?:ok(?:ay)?|hmm+|um+|uh+|well|oh|ah+|so|right|alright|sorry|no|nope|nah|yeah|"
          r"yes|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
-         r"can we|could we|let'?s|please)")
+         r"can we|could we|can you|could you|would you|let'?s|please)")
 _THIS = r"(?:these|those|them|this|that|it|they|the ones shown|this page|this lot|any of (?:these|those|them))"
 _ONES = (r"(?:ones?|options?|results?|images?|pictures?|pics?|photos?|items?|things?|"
          r"suggestions?|stuff|choices?|page)")
@@ -93,7 +93,7 @@ _PAGE = _grammar(
 
 _UNDO = _grammar(
     r"undo(?: (?:that|this|it|the last(?: (?:one|change|step|turn|thing))?))?",
-    r"(?:go|step|going) back(?: (?:one|a step|once|to (?:the )?(?:before|previous|last|earlier)"
+    r"(?:go|step|going) back(?: (?:one(?: step)?|a step|once|to (?:the )?(?:before|previous|last|earlier)"
     r"(?: (?:one|ones|page|results|step))?))?",
     r"back(?: to (?:the )?(?:before|previous|last|earlier)(?: (?:one|ones|page|results|step))?)?",
     r"take (?:that|it|this) back",
@@ -101,6 +101,9 @@ _UNDO = _grammar(
     r"(?:that was )?(?:a )?mistake|(?:oops|whoops)(?: undo)?",
     r"(?:the )?(?:previous|last|earlier) (?:page|results|ones)(?: (?:were|was) better)?",
     r"(?:forget|ignore) (?:what i just said|that last (?:one|bit|turn)|the last (?:one|turn|thing))",
+    r"(?:that|this|it) (?:made it|makes it|is|was|got|looks?|went) (?:(?:much|even|a lot) )?"
+    r"worse(?: (?:go back|undo(?: that)?|take (?:that|it) back))?",
+    r"(?:that|it|the last one|the one before) (?:was|looked|were) better(?: before)?",
 )
 
 _FOUND_PHRASE = (r"(?:that'?s it|this is it|that is it|found it|got it|bingo|that'?s the one|"
@@ -114,6 +117,8 @@ _FOUND = _grammar(
     rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?{_RANK})?",
     rf"{_FOUND_PHRASE} {_RANK}",
     rf"(?:yes )?{_FOUND_PHRASE} (?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: one)?",
+    rf"{_RANK} (?:is|it'?s|was) (?:the one )?(?:i|we) (?:want|wanted|need|needed|was looking for|"
+    rf"had in mind)",
     rf"{_RANK} (?:is|it'?s|was) (?:it|the one|(?:the )?mine|exactly it|perfect|"
     rf"exactly (?:what|the one)(?: i (?:want|wanted|need|mean|meant))?|"
     rf"what i (?:want|wanted|was looking for|need|meant))",
@@ -144,7 +149,8 @@ _THANKS = r"(?:thanks|thank you|thx|ty|cheers|much appreciated|appreciate it|tha
 _GREETING = r"(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|howdy)"
 _ACK = (r"(?:ok(?:ay)?|k|hmm+|hm+|um+|uh+|ah+|oh+|cool|nice|great|good|wow|lol|haha|sure|"
         r"alright|right|yeah|yes|yep|interesting|i see|got it|fine|neat|awesome|fair enough|"
-        r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|lovely|brilliant|sweet)")
+        r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|lovely|brilliant|sweet|"
+        r"perfect|excellent|amazing|yay|yes+|woo+|finally)")
 _CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK})(?: (?:so much|a lot|there|again|"
                    rf"very much|for (?:that|the help|your help|helping)|mate|buddy|friend|"
                    rf"rummage))* ?)+$")
@@ -255,6 +261,14 @@ def understand(text: str, shown: int) -> Understanding:
                                     "found": last if move.found == -1 else move.found,
                                     "about": last if move.about == -1 else move.about})
         return move
+    # Several clauses that are all moves ("none of these, show me others", "perfect, 1 is
+    # it"): the one that does something wins over remarks around it.
+    clauses = [c for c in re.split(r"(?<=[,;.!?])\s+", text.strip()) if c.strip(" ,;.!?")]
+    moves = [move_of(clause) for clause in clauses]
+    if len(clauses) > 1 and all(m is not None for m in moves):
+        acting = [m for m in moves if m.act != "chat"]
+        if acting and len({m.act for m in acting}) == 1:
+            return understand(clauses[moves.index(acting[0])], shown)
     # A move said as one clause of a request ("none of these, I want blue", "thanks! now in
     # red") is dropped from the request; a page turned down is still remembered.
     clauses = re.split(r"(?<=[,;.!?])\s+", text.strip())

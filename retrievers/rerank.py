@@ -17,6 +17,19 @@ is not. Decisions:
   but green") pulls by cosine with its own weight.
 - The first-stage score (the fused query's cosine) stays in the sum with a small weight, which
   breaks ties among images that satisfy every proposition.
+- The per-proposition probabilities are also the *evidence* of each result ("why is this
+  here"): `scores_with_evidence` returns them beside the scores, computed once. A row holds, per
+  criterion, the probability that the image satisfies it: p for a wanted proposition, 1 - p for
+  an unwanted one, so higher is always better.
+- An image satisfies a criterion when that evidence is at least `SATISFIED` (0.5). The share is
+  taken against every alternative of the slot together, so 0.5 is the point where the reranker
+  itself finds the value more likely than all the others together: it needs no calibration per
+  library or model, unlike a cut on raw cosines or on the summed score (whose scale moves with
+  the number of criteria, their fading weights and the image terms). The threshold only *labels*
+  results (the reply's notice when nothing on the page meets every constraint, the marks in the
+  chat); it never removes one: a near miss is still what the person is closest to, and a small
+  model's probability can be wrong. A proposition with no alternatives is judged against the
+  candidates' own spread, so for free text 0.5 means "more than the typical candidate".
 
 An optional cross-encoder (`CrossEncoderReranker`) scores image-text pairs with a transformers
 image-text-matching model (BLIP ITM) for users who have its weights; it replaces only the
@@ -98,12 +111,21 @@ class ContrastScorer:
         return out
 
 
+SATISFIED = 0.5  # evidence at or above this: the image meets the criterion (see above)
+
+
 class SoftLogicReranker:
     def __init__(self, scorer: PropositionScorer, weights: RerankWeights = RerankWeights()):
         self.scorer = scorer
         self.weights = weights
 
-    def scores(
+    def scores(self, candidates: np.ndarray, criteria: Sequence[Criterion], *args,
+               **kwargs) -> np.ndarray:
+        """A score per candidate row (higher is better): `scores_with_evidence`, same
+        arguments, without the evidence."""
+        return self.scores_with_evidence(candidates, criteria, *args, **kwargs)[0]
+
+    def scores_with_evidence(
         self,
         candidates: np.ndarray,
         criteria: Sequence[Criterion],
@@ -111,19 +133,23 @@ class SoftLogicReranker:
         first_stage: np.ndarray | None = None,
         paths: Sequence[str] = (),
         image_space: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """A score per candidate row (higher is better).
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A score per candidate row (higher is better), and the (n_candidates, n_criteria)
+        evidence: the probability that each candidate satisfies each criterion (1 - p for an
+        unwanted one), clipped to [floor, 1 - floor] as it entered the score.
 
         `image_space` holds the candidates' features for the image terms when those are not
         the plain embeddings (e.g. embedding + appearance); `images` must be in that space.
         """
         w = self.weights
         total = np.zeros(len(candidates), np.float64)
+        evidence = np.zeros((len(candidates), len(criteria)), np.float32)
         if criteria:
             probs = np.clip(self.scorer.probabilities(candidates, criteria, paths), w.floor,
                             1 - w.floor)
-            for criterion, p in zip(criteria, probs):
+            for column, (criterion, p) in enumerate(zip(criteria, probs)):
                 truth = p if criterion.polarity > 0 else 1.0 - p
+                evidence[:, column] = truth
                 total += criterion.weight * np.log(truth)
         seen = candidates if image_space is None else image_space
         if len(images.liked):
@@ -136,7 +162,7 @@ class SoftLogicReranker:
             total += w.reference * (seen @ images.reference)
         if first_stage is not None:
             total += w.first_stage * first_stage
-        return total
+        return total, evidence
 
 
 class CrossEncoderReranker:

@@ -122,3 +122,60 @@ def test_every_knob_is_one_variant_away(small_library):
     assert agent.config == AgentConfig()  # the original is untouched
     with pytest.raises(UnknownSetting, match="No agent setting 'likd'"):
         agent.variant(likd=4.0)
+
+
+def test_every_result_says_which_constraints_it_meets(demo_home):
+    agent = Agent.open("demo", home=demo_home, persist=False)
+    session = agent.new_session()
+    red_dress = session.say("a red dress").results[0]
+    session.like(red_dress.id)  # the liked red dress keeps red ones on the next page
+    reply = session.say("make it blue")
+    assert [list(r.evidence) for r in reply.results] == [["dress", "blue"]] * 10
+    assert all(0 <= p <= 1 for r in reply.results for p in r.evidence.values())
+    color = {r.id: agent.image(r.id).meta["color"] for r in reply.results}
+    blue = [r for r in reply.results if color[r.id] == "blue"]
+    red = [r for r in reply.results if color[r.id] == "red"]
+    assert blue and red
+    assert min(r.evidence["blue"] for r in blue) > max(r.evidence["blue"] for r in red)
+    assert all(r.meets("blue") for r in blue) and not any(r.meets("blue") for r in red)
+    assert all(r.meets("dress") for r in reply.results)
+    assert reply.notice is None  # blue dresses are on the page
+    assert session.last_reply.results == reply.results  # the record keeps the evidence
+
+
+def test_a_request_nothing_satisfies_says_so_and_shows_the_closest(demo_home):
+    agent = Agent.open("demo", home=demo_home, persist=False)
+    catalogue = agent.library.metadata().values()
+    assert not [m for m in catalogue if (m["category"], m["color"], m["pattern"])
+                == ("skirt", "gray", "striped")]
+    reply = agent.new_session().say("a gray striped skirt")
+    assert reply.notice == "No gray striped skirt; closest first."
+    assert len(reply.results) == 10  # the near misses are still shown, closest first
+    met = [[r.meets(label) for label in r.evidence] for r in reply.results]
+    assert not any(all(row) for row in met) and sum(met[0]) == 2
+    first = agent.image(reply.results[0].id).meta  # a skirt, gray or striped
+    assert first["category"] == "skirt" and (first["color"] == "gray"
+                                             or first["pattern"] == "striped")
+    # a garment the catalogue has: no notice, and the first result meets everything
+    found = agent.new_session().say("a navy checked skirt")
+    assert found.notice is None and all(map(found.results[0].meets, found.results[0].evidence))
+
+
+def test_evidence_follows_the_memory_and_is_kept_with_the_session(small_library):
+    agent = Agent.open(small_library)
+    session = agent.new_session()
+    reply = session.say("a red dress, not checked")
+    assert [list(r.evidence) for r in reply.results] == [["dress", "red", "not checked"]] * 10
+    assert all(p == round(p, 3) for r in reply.results for p in r.evidence.values())
+    assert session.say("#40").notice == reply.notice  # a message keeps the page and its notice
+    agent.close()
+    again = Agent.open(small_library).session(session.id)
+    assert again.history[0].reply.results == reply.results
+    assert again.last_reply.notice == reply.notice
+    # nothing asked: nothing to meet, no notice; without the reranker: no verdict either
+    cleared = again.say("start over")
+    assert again.memory == [] and cleared.notice is None
+    assert all(r.evidence == {} for r in cleared.results)
+    plain = Agent.open(small_library, persist=False).variant(rerank=False)
+    unranked = plain.new_session().say("a red dress")
+    assert all(r.evidence == {} for r in unranked.results) and unranked.notice is None

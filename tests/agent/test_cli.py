@@ -129,6 +129,38 @@ def test_ask_command_continues_a_session(small_library, capsys):
     assert main(["ask", "hi", "-l", small_library, "-s", "nope"]) == 2
 
 
+def test_ask_json_says_why_each_result_is_there_and_when_nothing_fits(demo_home, monkeypatch,
+                                                                      capsys):
+    monkeypatch.setenv("RUMMAGE_HOME", str(demo_home))
+    assert main(["ask", "a gray striped skirt", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["notice"] == "No gray striped skirt; closest first."
+    assert [list(r["evidence"]) for r in data["results"]] == [["skirt", "gray", "striped"]] * 10
+    assert all(0 <= p <= 1 for r in data["results"] for p in r["evidence"].values())
+    assert main(["ask", "a navy checked skirt", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["notice"] is None and min(data["results"][0]["evidence"].values()) >= 0.5
+
+
+def test_ask_marks_each_result_and_falls_back_to_plus_minus(demo_home, monkeypatch, capsys):
+    import io
+
+    monkeypatch.setenv("RUMMAGE_HOME", str(demo_home))
+    assert main(["ask", "a gray striped skirt"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["memory: skirt · gray · striped",
+                         "No gray striped skirt; closest first.", "✓/✗: skirt, gray, striped"]
+    rank, _, marks, _ = lines[3].split()  # "  1  #169    ✓✗✓  /path": two of three met
+    assert rank == "1" and sorted(marks) == sorted("✓✓✗")
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_out)
+    assert main(["ask", "a gray striped skirt"]) == 0
+    ascii_out.seek(0)
+    lines = ascii_out.read().splitlines()
+    assert lines[1] == "No gray striped skirt; closest first."
+    assert lines[2] == "+/-: skirt, gray, striped" and sorted(lines[3].split()[2]) == sorted("++-")
+
+
 def test_ask_with_a_local_cross_encoder(small_library, tiny_blip, capsys):
     assert main(["ask", "a red dress", "-l", small_library, "--cross-encoder", str(tiny_blip),
                  "--json"]) == 0

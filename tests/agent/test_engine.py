@@ -94,3 +94,28 @@ def test_on_a_photo_library_a_dog_is_told_from_a_cat_by_contrast_with_other_anim
     scores = engine.rerank(state_cat, np.array([1, 2]), np.zeros(2, np.float32), pictures,
                            pictures)
     assert scores[0] > scores[1]  # and the cat picture wins a search for a cat
+
+
+def test_a_page_that_meets_no_request_in_full_is_told_in_the_vocabularys_words():
+    from types import SimpleNamespace
+
+    from agent.engine import Engine
+    from memory.cascade import Constraint, QueryState
+
+    engine = Engine(SimpleNamespace(vocabulary=DEMO))
+
+    def state(*said):
+        return QueryState(turn=1, constraints=tuple(
+            Constraint(text=text.removeprefix("not "), said=text, turn=1,
+                       polarity=-1 if text.startswith("not ") else 1,
+                       slot=DEMO.slot_of(text.removeprefix("not "))) for text in said))
+
+    request = state("skirt", "navy", "checked", "not striped")
+    near_misses = [[0.99, 0.2, 0.98, 0.9], [0.99, 0.9, 0.3, 0.9]]
+    assert engine.unmatched_notice(request, near_misses) == (
+        "No navy checked skirt, not striped; closest first.")
+    assert engine.unmatched_notice(request, [*near_misses, [0.9, 0.5, 0.7, 0.6]]) is None
+    assert engine.unmatched_notice(state("not striped"), [[0.1]]) == (
+        "No item, not striped; closest first.")
+    assert engine.unmatched_notice(state(), [[], []]) is None  # nothing asked, nothing missed
+    assert engine.unmatched_notice(request, []) is None  # no evidence (no rerank): no verdict

@@ -96,3 +96,22 @@ def test_cross_encoder_loads_local_weights_and_scores_pairs(tiny_blip, tmp_path)
     # The same combination rule takes the cross-encoder's probabilities.
     scores = SoftLogicReranker(scorer).scores(np.zeros((3, 4)), criteria, paths=paths)
     assert np.all(np.isfinite(scores))
+
+
+def test_the_evidence_says_how_far_each_image_meets_each_proposition():
+    reranker = SoftLogicReranker(ContrastScorer(WordEncoder(), temperature=10.0))
+    criteria = [wanted("red", "blue", "green"),
+                Criterion(text="striped", polarity=-1, alternatives=("solid",))]
+    scores, evidence = reranker.scores_with_evidence(VECTORS, criteria)
+    assert evidence.shape == (len(NAMES), 2)
+    assert np.array_equal(scores, reranker.scores(VECTORS, criteria))  # the same, computed once
+    row = dict(zip(NAMES, evidence))
+    assert row["red dress"][0] > 0.5 > row["blue dress"][0]  # red, and not red
+    # an unwanted proposition's evidence is that the image is free of it: 1 - p(striped)
+    assert row["red dress"][1] >= 0.5 > row["red striped dress"][1]
+    probs = ContrastScorer(WordEncoder(), temperature=10.0).probabilities(VECTORS, criteria)
+    assert np.allclose(evidence[:, 1], 1 - probs[1], atol=1e-4)
+    # the best-scored image is the one that meets both
+    assert NAMES[int(np.argmax(scores))] in {"red dress", "red skirt"}
+    assert SoftLogicReranker(ContrastScorer(WordEncoder())).scores_with_evidence(
+        VECTORS, [])[1].shape == (len(NAMES), 0)

@@ -2,8 +2,9 @@
 
 The real agent's rankings change whenever the demo model is retrained; the snapshots must not.
 This fake draws its own tiny catalogue (flat coloured garments), keeps constraints by slot the
-way the cascaded memory does ("make it blue" replaces red), and returns the real Reply, Result,
-MemoryItem, Exchange, SessionInfo and ImageInfo types.
+way the cascaded memory does ("make it blue" replaces red), judges each result against them
+from its own metadata (evidence 0.9 or 0.1, a notice when nothing shown meets them all), and
+returns the real Reply, Result, MemoryItem, Exchange, SessionInfo and ImageInfo types.
 """
 
 from __future__ import annotations
@@ -154,12 +155,22 @@ class FakeSession:
                 total += 0.1 * len(values & set(other["meta"].values()))
             return round(total, 3)
 
+        def evidence(item: dict) -> dict[str, float]:  # sure of its own meta: 0.9 or 0.1
+            values = set(item["meta"].values())
+            return {m.label: 0.9 if (m.text in values) == (m.polarity > 0) else 0.1
+                    for m in self.memory}
+
         pool = [item for item in self.agent.world.items if item["id"] not in self.disliked]
         ranked = sorted(pool, key=lambda item: (-score(item), item["id"]))[: self.agent.k]
-        self.shown = [Result(rank=rank, id=item["id"], path=item["path"], score=score(item))
+        self.shown = [Result(rank=rank, id=item["id"], path=item["path"], score=score(item),
+                             evidence=evidence(item))
                       for rank, item in enumerate(ranked, 1)]
-        return Reply(results=list(self.shown), summary=" · ".join(m.label for m in self.memory),
-                     timings={"fake": 0.0})
+        summary = " · ".join(m.label for m in self.memory)
+        unmatched = self.constraints and not any(
+            all(r.meets(label) for label in r.evidence) for r in self.shown)
+        return Reply(results=list(self.shown), summary=summary, timings={"fake": 0.0},
+                     notice=f"No {summary.replace(' · ', ' ')}; closest first." if unmatched
+                     else None)
 
     def _message(self, message: str) -> Reply:
         return Reply(results=list(self.shown), summary=" · ".join(m.label for m in self.memory),

@@ -149,6 +149,29 @@ async def test_preview_then_like_from_it(open_demo):
 
 
 @pytest.mark.asyncio
+async def test_each_thumbnail_is_marked_and_the_preview_says_why(open_demo):
+    app = chat(open_demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "a gray striped skirt")  # the small catalogue has none
+        await settle(pilot)
+        assert "No gray striped skirt; closest first." in conversation_text(app)
+        tiles = list(app.query(ResultTile))
+        marks = [tile.query_one(".marks").content.plain for tile in tiles]
+        assert all(len(mark) == 3 and set(mark) <= {"✓", "✗"} for mark in marks)
+        assert all("✗" in mark for mark in marks)  # nothing meets all three
+        assert marks[0] in screen_text(app)
+        await pilot.press("1", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PreviewScreen)
+        text = screen_text(app)
+        first = tiles[0].result
+        for label, probability in first.evidence.items():
+            mark = "✓" if first.meets(label) else "✗"
+            assert f"{mark} {label} {probability:.2f}" in text
+
+
+@pytest.mark.asyncio
 async def test_remove_a_constraint_from_the_memory_panel(open_demo):
     app = chat(open_demo)
     async with app.run_test(size=SIZE) as pilot:

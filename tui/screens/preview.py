@@ -1,4 +1,5 @@
-"""A larger view of one result: the image, its path, size, score and metadata."""
+"""A larger view of one result: the image, its path, size, score, how it meets each constraint
+(✓/✗ and the reranker's probability; met at 0.5, see retrievers/rerank.py) and its metadata."""
 
 from __future__ import annotations
 
@@ -78,6 +79,13 @@ class PreviewScreen(ModalScreen[str | None]):
         parts += [("path\n", "$text-muted"), f"{info.path}\n\n"]
         parts += [("size\n", "$text-muted"), f"{info.width} × {info.height}\n\n"]
         parts += [("score\n", "$text-muted"), f"{result.score:.3f}\n\n"]
+        if result.evidence:
+            parts.append(("constraints\n", "$text-muted"))
+            for label, probability in result.evidence.items():
+                parts += [("✓ ", "bold $text-success") if result.meets(label)
+                          else ("✗ ", "bold $text-error"), f"{label} ",
+                          (f"{probability:.2f}\n", "$text-muted")]
+            parts.append("\n")
         for key, value in sorted((info.meta or {}).items()):
             if value is None:
                 value = "—"

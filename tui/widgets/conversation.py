@@ -16,7 +16,8 @@ from textual.widgets import Static
 
 
 class ExchangeView(Vertical):
-    """One turn: the user's words, then the summary of the constraints in force (or a problem)."""
+    """One turn: the user's words, then the summary of the constraints in force (or a problem),
+    and the reply's notice when no result meets every constraint."""
 
     DEFAULT_CSS = """
     ExchangeView {
@@ -49,6 +50,7 @@ class ExchangeView(Vertical):
         self.state = state  # e.g. "queued", shown until the answer arrives
         self.summary: str | None = None
         self.problem: str | None = None
+        self.notice: str | None = None
         self.count: int | None = None
         self._error = False
 
@@ -69,6 +71,7 @@ class ExchangeView(Vertical):
         self.state = ""
         self.summary = reply.summary
         self.problem = reply.message
+        self.notice = reply.notice
         self.count = len(reply.results)
         self._refresh_reply()
 
@@ -94,6 +97,8 @@ class ExchangeView(Vertical):
             parts.append((self.summary or "(no constraints)", "$text-success"))
             if self.count is not None:
                 parts.append((f" · {self.count} results", "$text-muted"))
+            if self.notice:
+                parts.append((f"\n{self.notice}", "$text-warning"))
         return Content.assemble(*parts)
 
 

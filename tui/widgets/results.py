@@ -1,4 +1,9 @@
-"""The grid of result thumbnails, each numbered with the rank a user types ("not 2", "like 4")."""
+"""The grid of result thumbnails, each numbered with the rank a user types ("not 2", "like 4").
+
+Under each thumbnail a compact mark per constraint in force, in memory-panel order: ✓ when the
+reranker judged the image to meet it (probability >= 0.5, see retrievers/rerank.py), ✗ when not.
+The preview spells them out with their probabilities.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, Static
@@ -18,23 +24,25 @@ from tui.thumbnails import ImageMode, ThumbnailCache, cells_per_pixel_row, image
 
 TILE_CHROME_W = 2  # left + right border
 TILE_CHROME_H = 3  # top + bottom border, and the rank line
+MARKS_H = 1  # the line of ✓/✗ marks under the image, when the results carry evidence
 GUTTER = 1  # columns between tiles
 MIN_IMAGE_W = 6
 
 
-def tile_geometry(width: int, height: int, count: int, aspect: float = 2.0) -> tuple[int, int, int]:
+def tile_geometry(width: int, height: int, count: int, aspect: float = 2.0,
+                  chrome_h: int = TILE_CHROME_H) -> tuple[int, int, int]:
     """(columns, image width, image height) in cells for count square tiles in width x height.
 
     Tries every column count for the largest images that fit without scrolling, then, among
     those nearly as large, takes the fewest rows: 2 rows of 5 read better than 3 rows of 4.
     aspect is cell height / cell width (2 for half cells): a square image w cells wide is
-    w / aspect cells tall.
+    w / aspect cells tall. chrome_h is the rows of a tile that are not image.
     """
     sizes: dict[int, int] = {}
     for columns in range(1, max(count, 1) + 1):
         rows = math.ceil(max(count, 1) / columns)
         by_width = (width - (columns - 1) * GUTTER) // columns - TILE_CHROME_W
-        by_height = math.floor((height // rows - TILE_CHROME_H) * aspect)
+        by_height = math.floor((height // rows - chrome_h) * aspect)
         sizes[columns] = min(by_width, by_height)
     best_w = max(sizes.values())
     if best_w < MIN_IMAGE_W:  # too small to fit: keep the images readable and let the grid scroll
@@ -46,8 +54,15 @@ def tile_geometry(width: int, height: int, count: int, aspect: float = 2.0) -> t
     return columns, image_w, max(1, round(image_w / aspect))
 
 
+def marks(result: Any) -> Content:
+    """✓✓✗: one mark per constraint, green when met, red when not."""
+    return Content.assemble(*[("✓", "$text-success") if result.meets(label)
+                              else ("✗", "$text-error") for label in result.evidence])
+
+
 class ResultTile(Widget):
-    """One result: its rank and its thumbnail. Clicking it selects it (again: opens the preview)."""
+    """One result: its rank, its thumbnail and its marks. Clicking it selects it (again: opens
+    the preview)."""
 
     DEFAULT_CSS = """
     ResultTile {
@@ -72,6 +87,10 @@ class ResultTile(Widget):
         content-align: center middle;
         color: $text-disabled;
     }
+    ResultTile .marks {
+        width: 100%;
+        height: 1;
+    }
     """
 
     def __init__(self, result: Any, thumbnail, mode: ImageMode, size: tuple[int, int]) -> None:
@@ -88,6 +107,8 @@ class ResultTile(Widget):
             yield Static("no image", classes="missing")
         else:
             yield image_class(self._thumbnail, classes="image")
+        if self.result.evidence:
+            yield Label(marks(self.result), classes="marks")
 
     def on_mount(self) -> None:
         self.resize_image(*self._image_size)
@@ -97,8 +118,8 @@ class ResultTile(Widget):
         for child in self.query(".image, .missing"):
             child.styles.width = width
             child.styles.height = height
-        for rank in self.query(".rank"):
-            rank.styles.width = width
+        for line in self.query(".rank, .marks"):
+            line.styles.width = width
 
     def on_click(self, event: events.Click) -> None:
         event.stop()
@@ -235,7 +256,9 @@ class ResultsGrid(Grid, can_focus=True):
         if not width or not height:
             return
         count = len(self.results) or 10
-        self._geometry = tile_geometry(width, height, count, cells_per_pixel_row(self.mode))
+        chrome_h = TILE_CHROME_H + (MARKS_H if any(r.evidence for r in self.results) else 0)
+        self._geometry = tile_geometry(width, height, count, cells_per_pixel_row(self.mode),
+                                       chrome_h)
         columns, image_w, image_h = self._geometry
         self.styles.grid_size_columns = columns
         self.styles.grid_columns = f"{image_w + TILE_CHROME_W}"
