@@ -204,8 +204,7 @@ def cmd_ask(args) -> int:
             _print(reply.message)
         if reply.answer:
             _print(reply.answer)
-        if reply.understood and not reply.message:
-            _print(f"understood: {reply.understood}")
+
         _print(f"memory: {reply.summary}")
         if reply.notice and not reply.message:
             _print(reply.notice)
@@ -216,6 +215,8 @@ def cmd_ask(args) -> int:
         for r in reply.results:
             mark = f"{r.marks(yes, no):<{len(labels)}}  " if labels else ""
             _print(f"{r.rank:3d}  #{r.id:<6d} {mark}{r.path}")
+        if reply.understood and not reply.message:
+            _print(f"understood: {reply.understood}")
         print(f"session: {session.id}  (continue with --session {session.id})")
     finally:
         agent.close()
