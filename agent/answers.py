@@ -8,6 +8,7 @@ asking never changes the search. Everything is phrased with the library's vocabu
 from __future__ import annotations
 
 from memory.cascade import QueryState, summary
+from retrievers.rerank import SATISFIED
 
 _ACKNOWLEDGE = {
     "thanks": "You're welcome. Say what to change, or 'none of these' for new ones.",
@@ -41,12 +42,11 @@ def understood(turn: dict, propositions: list[dict], vocabulary) -> str:
         parts.append(f"like #{ranks['reference']}")
     for p in propositions:
         text, polarity = p["text"], p["polarity"]
-        known = vocabulary.slot_of(text) is not None or vocabulary.slot_named(text) is not None
+        names_slot = vocabulary.slot_named(text) is not None
+        known = p.get("relative") or names_slot or vocabulary.slot_of(text) is not None
         shown = text if known else f"text '{text}'"
-        if p.get("relative"):
-            shown = text
         parts.append(shown if polarity > 0 else f"not {shown}" if polarity < 0
-                     else f"any {text}" if vocabulary.slot_named(text) else f"{text} is fine")
+                     else f"any {text}" if names_slot else f"{text} is fine")
     return " · ".join(parts) if parts else "nothing new"
 
 
@@ -57,7 +57,7 @@ def answer_question(turn: dict, memory: QueryState, reply: dict, vocabulary,
         return f"So far: {summary(memory, vocabulary)}."
     if kind == "why":
         return _why(turn.get("about"), memory, reply)
-    return _why_not(turn.get("topic", ""), memory, reply, vocabulary, decomposer)
+    return _why_not(turn.get("topic", ""), memory, vocabulary, decomposer)
 
 
 def _why(rank: int | None, memory: QueryState, reply: dict) -> str:
@@ -71,8 +71,8 @@ def _why(rank: int | None, memory: QueryState, reply: dict) -> str:
             return (f"#{rank} is there because it is close to the images you pointed at "
                     "(no words in the search yet).")
         return f"#{rank} scored {result.get('score', 0):.2f} on your search as a whole."
-    met = [label for label, p in evidence.items() if p >= 0.5]
-    missed = [label for label, p in evidence.items() if p < 0.5]
+    met = [label for label, p in evidence.items() if p >= SATISFIED]
+    missed = [label for label, p in evidence.items() if p < SATISFIED]
     parts = []
     if met:
         parts.append("it matches " + ", ".join(f"{label} ({evidence[label]:.0%})"
@@ -83,7 +83,7 @@ def _why(rank: int | None, memory: QueryState, reply: dict) -> str:
     return f"#{rank}: " + "; ".join(parts) + "."
 
 
-def _why_not(topic: str, memory: QueryState, reply: dict, vocabulary, decomposer) -> str:
+def _why_not(topic: str, memory: QueryState, vocabulary, decomposer) -> str:
     asked = [p for p in decomposer(topic) if p.polarity > 0] if topic else []
     if not asked:
         return f"I don't know '{topic}' as something to look for; say it and I will add it."

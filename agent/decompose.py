@@ -88,9 +88,9 @@ same other another such own each every all
 image images picture pictures photo photos pic pics shot shots item items version option
 style styled preferably ideally definitely exactly
 color colour colors colours colored coloured
-thats that's whats arent aren't dont don't doesnt doesn't isnt u ur ya way anymore tbh rn lol
-guess think suppose mean meant kinda sorta
-put puts add adds change changed changes replace replaced target desired pictured wanted
+thats that's arent dont don't doesnt doesn't isnt u ur ya way anymore tbh rn lol
+guess think suppose mean meant
+put puts add adds change changed changes replace replaced target desired pictured
 """.split())
 _DETERMINERS = frozenset({"a", "an", "the", "this", "that", "some", "its", "their", "his", "her"})
 # Words that link a value to the colour that colours it: "stripes in white", "dotted with red".
@@ -269,7 +269,7 @@ def _clause(chunk: str, polarity: int, vocabulary: Vocabulary,
 
     i = 0
     while i < len(words):
-        cue = _negation_at(words, i, vocabulary)
+        cue = _negation_at(words, i)
         if cue:
             flush()
             polarity, negated_phrases = -1, 0
@@ -290,11 +290,10 @@ def _clause(chunk: str, polarity: int, vocabulary: Vocabulary,
     return out, polarity < 0
 
 
-def _negation_at(words: list[str], i: int, vocabulary: Vocabulary | None = None) -> int:
+def _negation_at(words: list[str], i: int) -> int:
     """How many words a negation cue starting at words[i] spans (0: none)."""
-    if (words[i] == "less" and vocabulary is not None and i + 1 < len(words)
-            and _unknown(words[i + 1], vocabulary)):
-        return 0  # "less revealing" is a comparative of its own, not "not revealing"
+    if words[i] == "less" and i + 1 < len(words) and words[i + 1] not in _FUNCTION:
+        return 0  # "less revealing" is a degree of its own (see _attributes), not a negation
     for cue in _NEGATIONS:
         cue_words = cue.split()
         if words[i:i + len(cue_words)] == cue_words:
@@ -322,23 +321,20 @@ def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False) -> list
 
 def _drop_participles(text: str, vocabulary: Vocabulary) -> str:
     """Without the verbs of what things do ("a dog playing in the park", "a man hitting a
-    ball"): an unknown -ing word after a noun or a verb is an action, not a thing. After an
-    article or an attribute it is a noun ("the railing", "purple frosting") and stays."""
-    words = text.split()
-    kept = []
-    for i, word in enumerate(words):
-        before = words[i - 1] if i else ""
-        if (len(word) > 5 and word.endswith("ing") and word not in _FUNCTION
-                and word not in _NEGATION_WORDS and vocabulary.slot_of(word) is None
-                and before not in _DETERMINERS and vocabulary.slot_of(before) is None):
-            kept.append(",") if kept and kept[-1] != "," else None
-            continue
-        kept.append(word)
+    ball"): an unknown -ing word after a noun or a verb is an action, not a thing, and ends
+    the phrase (a comma). After an article or an attribute it is a noun ("the railing",
+    "purple frosting") and stays."""
+    kept: list[str] = []
+    for word in text.split():
+        before = kept[-1] if kept else ""
+        action = (len(word) > 5 and word.endswith("ing") and word not in _FUNCTION
+                  and word not in _NEGATION_WORDS and vocabulary.slot_of(word) is None
+                  and before not in _DETERMINERS and vocabulary.slot_of(before) is None)
+        if not action:
+            kept.append(word)
+        elif kept and before != ",":
+            kept.append(",")
     return " ".join(kept)
-
-
-def _unknown(word: str, vocabulary: Vocabulary) -> bool:
-    return word not in _FUNCTION
 
 
 def _dedupe(found: list[Proposition]) -> list[Proposition]:

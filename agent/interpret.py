@@ -153,16 +153,16 @@ def interpret(text: str, shown: int) -> Turn:
         pending.append((group, polarity, cue_start))
         removed.update(range(cue_start, verdict_end + 1))
         single = len(group.ranks) == 1
-        after = words[group.last + 1] if group.last + 1 < len(words) else ""
-        if after == "," and words[group.last + 2:group.last + 3] == ["but"]:
-            removed.add(group.last + 1)  # "more like #2, but lighter"
-            group.last += 1
-            after = "but"
+        following = group.last + 1
+        if words[following:following + 2] == [",", "but"]:  # "more like #2, but lighter"
+            removed.add(following)
+            following += 1
+        after = words[following] if following < len(words) else ""
         if (polarity > 0 and single and reference is None and after in _LIKE_AFTER
                 and not verdict and (cue in _REFERENCE_CUES or not cue)):
             reference = group.ranks[0]
             if after == "but":
-                removed.add(group.last + 1)
+                removed.add(following)
             pending[-1] = (group, 0, cue_start)
     if not pending:
         # Only numbers and filler: "3", "2 and 5 please" are picks, not a request.

@@ -28,9 +28,10 @@ Design decisions:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.interpret import ORDINALS, Turn, UnknownReference, interpret
+from retrievers.vocabulary import normalize
 
 ACTS = ("refine", "page", "undo", "found", "question", "chat")
 
@@ -55,7 +56,7 @@ class Understanding:
 
 _W = r"[\s,.!?;:]*"  # separators between words
 _POLITE = (r"(?:please|pls|plz|thanks|thank you|thx|ty|kindly|maybe|perhaps|just|again|then|"
-           r"now|instead|for me|mate|friend|sir|either|too|anyway|though|then)")
+           r"now|instead|for me|mate|friend|sir|either|too|anyway|though)")
 _LEAD = (r"(?:ok(?:ay)?|hmm+|um+|uh+|well|oh|ah+|so|right|alright|sorry|no|nope|nah|yeah|"
          r"yes|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
          r"can we|could we|can you|could you|would you|let'?s|please)")
@@ -78,7 +79,7 @@ _PAGE = _grammar(
     rf"(?:{_THIS} )?(?:are|is|look|looks) (?:all )?(?:wrong|bad|off|not (?:it|right|good)|"
     rf"no good|terrible|awful)",
     rf"(?:{_THIS}|all of (?:these|those|them)) (?:aren'?t|isn'?t|don'?t) (?:it|right|good|work)",
-    r"nothing(?: (?:here|good|right|like (?:it|that)))?",
+    r"nothing(?: like (?:it|that))?",
     # "show me other ones", "give me some different options", "any others", "new ones please"
     rf"(?:(?:show|give|get|find|bring) (?:me |us )?|(?:i )?(?:want|need|would like|'?d like) "
     rf"(?:to see )?|(?:can|could|would) (?:you|i) (?:show|see|get|have) (?:me )?|let me see |"
@@ -115,7 +116,6 @@ _RANK = (r"(?:(?:#\s*|no\.?\s*|number |image |result |picture |photo |pic |optio
 _RANK_VALUE = re.compile(rf"(?<![\w-])(\d{{1,2}})(?![\w-])|\b({_ORDINAL})\b")
 _FOUND = _grammar(
     rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?{_RANK})?",
-    rf"{_FOUND_PHRASE} {_RANK}",
     rf"(?:yes )?{_FOUND_PHRASE} (?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: one)?",
     rf"{_RANK} (?:is|it'?s|was) (?:the one )?(?:i|we) (?:want|wanted|need|needed|was looking for|"
     rf"had in mind)",
@@ -157,7 +157,7 @@ _CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK})(?: (?:so much|a lot|t
 
 # Frames around a request that carry no content: the request is what follows them.
 _FRAMES = re.compile(
-    r"^(?:(?:do|does) (?:you|u|ya) (?:have|got|carry|sell|stock|happen to have)(?: any)?|"
+    r"^\s*(?:(?:do|does) (?:you|u|ya) (?:have|got|carry|sell|stock|happen to have)(?: any)?|"
     r"(?:would|do) (?:you|u) happen to have(?: any)?|"
     r"(?:have|got) (?:you )?(?:got )?any(?:thing)?|"
     r"(?:is|are) there(?: any)?|"
@@ -167,14 +167,12 @@ _FRAMES = re.compile(
     r"trying to find|in the market for)|"
     r"(?:i'?d|i would|we'?d) (?:like|love)(?: to see)?|"
     r"any chance (?:of|you have)|"
-    r"(?:let me see|let'?s see|let'?s try|how about|what about))\b\s*")
+    r"(?:let me see|let'?s see|let'?s try|how about|what about))\b\s*", re.IGNORECASE)
 
 
 def _tidy(text: str) -> str:
     """Lowercase, straight quotes, no edge punctuation, one space between words."""
-    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
-    text = re.sub(r"[\s]+", " ", text)
-    return text.strip(" \t,.!?;:…-")
+    return normalize(text.replace("\u2018", "'")).strip(" …-")
 
 
 def _peel(text: str) -> str:
@@ -235,15 +233,8 @@ def move_of(text: str) -> Understanding | None:
 def strip_frames(text: str) -> str:
     """A request without its question/politeness frame: "do you have any red ones?" -> "red
     ones?". Only a frame at the start of a clause is removed."""
-    parts = re.split(r"([,;.!?]\s*|\bbut\b\s*)", text)
-    out = []
-    for part in parts:
-        lead = len(part) - len(part.lstrip())
-        stripped = _FRAMES.sub("", part.lstrip().lower().replace("\u2019", "'"), count=1)
-        if stripped != part.lstrip().lower().replace("\u2019", "'"):
-            part = part[:lead] + part.lstrip()[len(part.lstrip()) - len(stripped):]
-        out.append(part)
-    return "".join(out)
+    parts = re.split(r"([,;.!?]\s*|\bbut\b\s*)", text.replace("\u2019", "'"))
+    return "".join(_FRAMES.sub("", part, count=1) for part in parts)
 
 
 def understand(text: str, shown: int) -> Understanding:
@@ -255,27 +246,21 @@ def understand(text: str, shown: int) -> Understanding:
         for rank in (move.found, move.about):
             if rank is not None and rank != -1 and not 1 <= rank <= shown:
                 raise UnknownReference(rank, shown)
-        if move.found == -1 or move.about == -1:
-            last = shown or 1
-            move = Understanding(**{**move.__dict__,
-                                    "found": last if move.found == -1 else move.found,
-                                    "about": last if move.about == -1 else move.about})
-        return move
-    # Several clauses that are all moves ("none of these, show me others", "perfect, 1 is
-    # it"): the one that does something wins over remarks around it.
+        last = shown or 1  # "the last one"
+        return replace(move, found=last if move.found == -1 else move.found,
+                       about=last if move.about == -1 else move.about)
     clauses = [c for c in re.split(r"(?<=[,;.!?])\s+", text.strip()) if c.strip(" ,;.!?")]
     moves = [move_of(clause) for clause in clauses]
+    # Several clauses that are all moves ("none of these, show me others", "perfect, 1 is
+    # it"): the one that does something wins over remarks around it.
     if len(clauses) > 1 and all(m is not None for m in moves):
         acting = [m for m in moves if m.act != "chat"]
         if acting and len({m.act for m in acting}) == 1:
             return understand(clauses[moves.index(acting[0])], shown)
     # A move said as one clause of a request ("none of these, I want blue", "thanks! now in
     # red") is dropped from the request; a page turned down is still remembered.
-    clauses = re.split(r"(?<=[,;.!?])\s+", text.strip())
-    moves = [move_of(clause) for clause in clauses]
     kept = [c for c, m in zip(clauses, moves) if m is None or m.act not in ("page", "chat")]
-    request = " ".join(kept) if kept else text
-    turn: Turn = interpret(strip_frames(request), shown)
+    turn: Turn = interpret(strip_frames(" ".join(kept) if kept else text), shown)
     return Understanding(act="refine", text=turn.text, liked=turn.liked,
                          disliked=turn.disliked, reference=turn.reference, reset=turn.reset,
                          page=any(m is not None and m.act == "page" and _peel(_tidy(c))

@@ -279,15 +279,23 @@ class Vocabulary:
 
     def color_joins(self, text: str, joins: frozenset[str]) -> str:
         """The text with a colour after a value it colours, across one of `joins`, moved
-        before it: "stripes in white" -> "white striped", "dotted with red" -> "red
-        polka-dot" (for a slot the vocabulary says a colour colours)."""
-        out = []
-        for spelling, slot in self._colored_after(self.pieces(normalize(text).split()), joins):
-            colored = self._colored_parts(spelling) if slot and " " in spelling else None
-            if colored:  # written with the value's noun so that split() reads it whole
-                nouns = self._values[(colored[2].name, colored[1])].nouns
-                spelling = f"{colored[0]} {nouns[0]}" if nouns else spelling
+        before it in the value's noun form, so that split() reads the pair whole: "stripes in
+        white" -> "white stripes", "dotted with red" -> "red polka dots"."""
+        pieces = self.pieces(normalize(text).split())
+        out: list[str] = []
+        i = 0
+        while i < len(pieces):
+            spelling, slot = pieces[i]
+            own = self.slot(slot)
+            if (own is not None and own.colored_by and i + 2 < len(pieces)
+                    and pieces[i + 1][0] in joins and pieces[i + 1][1] is None
+                    and pieces[i + 2][1] == own.colored_by):
+                value = self._values[(slot, self._table[spelling][0])]
+                out.append(f"{pieces[i + 2][0]} {value.nouns[0] if value.nouns else value.value}")
+                i += 3
+                continue
             out.append(spelling)
+            i += 1
         return " ".join(out)
 
     def split(self, text: str, *, skip: frozenset[str] = frozenset(),
@@ -319,28 +327,10 @@ class Vocabulary:
         others = [self.canonical(s) for s, slot in merged if slot not in self.heads]
         return heads + others
 
-    def _colored_after(self, pieces: list[tuple[str, str | None]],
-                       joins: frozenset[str]) -> list[tuple[str, str | None]]:
-        out: list[tuple[str, str | None]] = []
-        i = 0
-        while i < len(pieces):
-            spelling, slot = pieces[i]
-            own = self.slot(slot)
-            if (own is not None and own.colored_by and i + 2 < len(pieces)
-                    and pieces[i + 1][0] in joins and pieces[i + 1][1] is None
-                    and pieces[i + 2][1] == own.colored_by):
-                value = self._table[spelling][0]
-                out.append((f"{pieces[i + 2][0]} {value}", slot))
-                i += 3
-                continue
-            out.append((spelling, slot))
-            i += 1
-        return out
-
     def _merge(self, run: list[tuple[str, str | None]],
                bind: bool) -> list[tuple[str, str | None]]:
         merged: list[tuple[str, str | None]] = []
-        for spelling, slot in run:
+        for at, (spelling, slot) in enumerate(run):
             if merged:
                 last, last_slot = merged[-1]
                 noun = self._nouns.get(spelling)
@@ -361,9 +351,10 @@ class Vocabulary:
                         merged[-2:] = [(f"{before[0]} {last}", last_slot)]
                     continue
                 # an attribute before a noun it does not know belongs to that noun: "a black
-                # belt" on a yellow dress is not a black dress
+                # belt" on a yellow dress is not a black dress (a noun: no head follows it,
+                # else it is an adjective of that head, "shiny" in "shiny dress")
                 if (slot is None and last_slot is not None and last_slot not in self.heads
-                        and self._is_noun(run, spelling)):
+                        and all(later not in self.heads for _, later in run[at + 1:])):
                     merged[-1] = (f"{self.canonical(last)} {spelling}", None)
                     continue
                 # unknown words glue onto what follows ("leather" + "strap", "leather" + "bag")
@@ -374,12 +365,6 @@ class Vocabulary:
         if bind:
             merged = self._bind(merged)
         return merged
-
-    def _is_noun(self, run: list[tuple[str, str | None]], spelling: str) -> bool:
-        """Whether an unknown word ends its phrase (is a noun, not an adjective before a
-        head): "belt" in "black belt", not "shiny" in "shiny dress"."""
-        at = next(i for i, (s, _) in enumerate(run) if s == spelling)
-        return all(slot not in self.heads for _, slot in run[at + 1:])
 
     def _bind(self, merged: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
         """Attributes right before a head noun join it: [brown, horse] -> [brown horse]."""
