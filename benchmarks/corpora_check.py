@@ -1,7 +1,8 @@
 """Robustness of understanding on real crowd-written text: every sentence of the corpora
 through the dialogue-act reader and the rule decomposer.
 
-Counts errors (any exception), memory items that are only function words ("on", "there",
+Counts errors (any exception but one: a turn that points at a rank no page shows, "#92", is
+answered with a one-line message in the product, and is counted apart as "refused"), memory items that are only function words ("on", "there",
 "boat on" is caught by its last word), and the time per sentence (interpret + decompose).
 The corpora are not part of the project (see ../shared/corpora/README.md); point --corpora at
 them. Prints a table and writes JSON.
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.decompose import _FUNCTION, decompose
+from agent.interpret import UnknownReference
 from agent.understand import understand
 from retrievers.vocabularies import load_vocabulary
 
@@ -81,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(args.corpora)
     vocabularies = {name: load_vocabulary(name) for name in set(SOURCES.values())}
-    report, times, garbage, errors = {}, [], Counter(), []
+    report, times, garbage, errors, refused = {}, [], Counter(), [], []
     for corpus, vocabulary in SOURCES.items():
         count = function_items = 0
         acts: Counter = Counter()
@@ -90,6 +92,9 @@ def main() -> None:
             try:
                 bad, elapsed = check(text, vocabularies[vocabulary])
                 acts[understand(text, 10).act] += 1
+            except UnknownReference as e:
+                refused.append((corpus, text, str(e)))
+                continue
             except Exception as e:  # noqa: BLE001 - the point is to count every failure
                 errors.append((corpus, text, f"{type(e).__name__}: {e}"))
                 continue
@@ -101,6 +106,7 @@ def main() -> None:
     summary = {
         "sentences": sum(r["sentences"] for r in report.values()),
         "errors": len(errors),
+        "refused": len(refused), "refused_examples": refused[:10],
         "function_word_items": sum(r["function_word_items"] for r in report.values()),
         "median_ms": float(np.median(times) * 1000) if times else None,
         "p95_ms": float(np.percentile(times, 95) * 1000) if times else None,
@@ -111,6 +117,7 @@ def main() -> None:
     for corpus, r in report.items():
         print(f"{corpus:22} {r['sentences']:9d} {r['function_word_items']:8d}  {r['acts']}")
     print(f"total {summary['sentences']} sentences, {summary['errors']} errors, "
+          f"{summary['refused']} refused (a rank no page shows), "
           f"{summary['function_word_items']} function-word items, median "
           f"{summary['median_ms']:.3f} ms, p95 {summary['p95_ms']:.3f} ms per sentence")
     out = Path(args.out)
