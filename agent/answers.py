@@ -1,5 +1,6 @@
 """What the agent says back: the one line of what a turn was understood as, and the answers to
-questions about the search ("what do you remember?", "why is 3 here?", "why no blue ones?").
+questions about the search ("what do you remember?", "why is 3 here?", "why no blue ones?",
+"what's the difference between 2 and 3?").
 
 Answers are read from the state only (the memory and the evidence of the page on screen), so
 asking never changes the search. Everything is phrased with the library's vocabulary.
@@ -57,6 +58,8 @@ def answer_question(turn: dict, memory: QueryState, reply: dict, vocabulary,
         return f"So far: {summary(memory, vocabulary)}."
     if kind == "why":
         return _why(turn.get("about"), memory, reply)
+    if kind == "compare":
+        return _compare(turn.get("about"), turn.get("other"), memory, reply)
     return _why_not(turn.get("topic", ""), memory, vocabulary, decomposer)
 
 
@@ -81,6 +84,26 @@ def _why(rank: int | None, memory: QueryState, reply: dict) -> str:
         parts.append("but probably not " + ", ".join(f"{label} ({evidence[label]:.0%})"
                                                      for label in missed))
     return f"#{rank}: " + "; ".join(parts) + "."
+
+
+def _compare(first: int | None, second: int | None, memory: QueryState, reply: dict) -> str:
+    """Where two results differ on what was asked, from their evidence."""
+    results = reply.get("results", [])
+    if not all(rank and 1 <= rank <= len(results) for rank in (first, second)):
+        return "Which ones? Ask 'what's the difference between 2 and 3?' with numbers on screen."
+    one = results[first - 1].get("evidence") or {}
+    two = results[second - 1].get("evidence") or {}
+    if not one or not two:
+        return (f"#{first} and #{second} differ only in how close they are to the images you "
+                "pointed at (no words in the search yet).")
+    apart = [(label, one[label], two[label]) for label in one if label in two
+             and (one[label] >= SATISFIED) != (two[label] >= SATISFIED)]
+    if not apart:
+        return (f"#{first} and #{second} agree on everything you asked for "
+                f"({', '.join(one)}); #{min(first, second)} is a closer match overall.")
+    return "; ".join(f"{label}: #{first} {'yes' if a >= SATISFIED else 'no'} ({a:.0%}), "
+                     f"#{second} {'yes' if b >= SATISFIED else 'no'} ({b:.0%})"
+                     for label, a, b in apart) + "."
 
 
 def _why_not(topic: str, memory: QueryState, vocabulary, decomposer) -> str:

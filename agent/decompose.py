@@ -52,7 +52,9 @@ _NEGATIONS = (
     "do not want", "don't want", "dont want", "do not like", "don't like", "dont like",
     "would rather not have", "rather not have", "rather not", "not a fan of", "no more",
     "not", "no", "without", "avoid", "nothing", "neither", "nor", "never", "none", "less",
-    "except", "minus", "isn't", "aren't", "shouldn't be", "mustn't be", "hate",
+    "except", "minus", "isn't", "aren't", "isnt", "arent", "wasn't", "wasnt", "shouldn't be",
+    "mustn't be", "hate", "doesn't have", "does not have", "doesnt have", "don't have",
+    "do not have", "dont have", "not having", "free of", "lacking",
 )
 _NEGATION_WORDS = frozenset(word for cue in _NEGATIONS for word in cue.split())
 # Words that open a new clause: a negation before them has ended.
@@ -104,7 +106,11 @@ _LOCATION = re.compile(
 _REVOCATIONS = (
     (r"(?P<x>.+?) (?:is|are) (?:fine|ok|okay|alright|all right|allowed|acceptable|good)"
      + r"(?: too| after all| again| by me| with me)?", False),
-    (r"(?P<x>.+?) (?:doesn't|does not|don't|do not) matter(?: to me)?", False),
+    (r"(?P<x>.+?) (?:doesn't|doesnt|does not|don't|dont|do not) matter(?: to me)?", False),
+    (r"(?:it )?(?:doesn't|doesnt|does not|won't|wont) matter (?:what|which|about|the|to me)?"
+     r" ?(?P<x>.+)", True),
+    (r"(?:i )?(?:don't|do not|dont) care (?:what|which|about|for)(?: the)? (?P<x>.+?)"
+     r"(?: it is| they are)?", True),
     (r"(?:i )?(?:don't|do not|dont) (?:mind|care about|care for) (?P<x>.+)", False),
     (r"(?:forget|never mind|nevermind|ignore|drop|undo) (?:about )?(?P<x>.+)", False),
     (r"no preference (?:on|for|about) (?P<x>.+)", False),

@@ -64,14 +64,18 @@ _TOKEN = re.compile(
 )
 _MARKERS = ("image", "result", "picture", "photo", "pic", "number", "option", "item", "img")
 _AFTER_ORDINAL = ("one", "ones", *_MARKERS, *(m + "s" for m in _MARKERS))
+# The image a comparative is measured against: "longer sleeves than 3" changes 3.
+_COMPARED_CUES = ("than", "compared to", "compared with", "relative to")
 _NEGATIVE_CUES = (
     "not", "no", "no to", "not like", "less like", "nothing like", "unlike", "don't like",
     "do not like", "dont like", "dislike", "hate", "remove", "drop", "hide", "exclude",
-    "without", "skip", "not you", "get rid of", "lose",
+    "without", "skip", "not you", "get rid of", "lose", "no more like", "not more like",
+    "none like",
 )
 _POSITIVE_CUES = (
     "like", "more like", "i like", "i love", "love", "similar to", "closer to", "yes to", "yes",
     "keep", "same as", "more of", "i want", "want", "prefer", "i prefer", "pick", "choose",
+    *_COMPARED_CUES,
 )
 _REFERENCE_CUES = ("like", "more like", "i like", "similar to", "closer to", "same as", "just like")
 # Words that may follow a bare-number reference; any other word makes the number a quantity
@@ -158,7 +162,10 @@ def interpret(text: str, shown: int) -> Turn:
             removed.add(following)
             following += 1
         after = words[following] if following < len(words) else ""
-        if (polarity > 0 and single and reference is None and after in _LIKE_AFTER
+        if cue in _COMPARED_CUES and single and reference is None:
+            reference = group.ranks[0]
+            pending[-1] = (group, 0, cue_start)
+        elif (polarity > 0 and single and reference is None and after in _LIKE_AFTER
                 and not verdict and (cue in _REFERENCE_CUES or not cue)):
             reference = group.ranks[0]
             if after == "but":

@@ -6,7 +6,7 @@ A search conversation has few moves, and most turns are one of them:
 - *undo*: take the last turn back ("undo", "go back", "scratch that");
 - *found*: the person has it ("that's it, 3", "#2 is the one");
 - *question*: about the search itself ("what do you remember?", "why is 3 here?",
-  "why no blue ones?");
+  "why no blue ones?", "what's the difference between 2 and 3?");
 - *chat*: no request at all ("thanks", "hmm ok", "hi there").
 
 Design decisions:
@@ -48,6 +48,7 @@ class Understanding:
     found: int | None = None  # the rank picked by a *found* move
     question: str | None = None  # "memory" | "why" | "why-not" for a *question*
     about: int | None = None  # the rank a "why is 3 here?" asks about
+    other: int | None = None  # the second rank of "what's the difference between 2 and 3?"
     topic: str = ""  # what a "why no blue ones?" asks about ("blue ones")
     chat: str | None = None  # "thanks" | "greeting" | "ack" for a *chat* turn
 
@@ -88,6 +89,7 @@ _PAGE = _grammar(
     r"(?:something|anything|somethin) (?:else|different|new)",
     r"(?:keep|carry on|go on|continue)(?: (?:looking|going|searching|trying))?",
     r"(?:try|search|look) (?:again|more|further|elsewhere|harder)",
+    r"try(?: (?:something|anything))?",  # "try again" once its "again" is peeled off
     r"not (?:quite|really|yet)",
     r"(?:nope|nah|no|meh|ugh)(?: (?:nope|nah|no|meh|ugh))*",
 )
@@ -109,19 +111,19 @@ _UNDO = _grammar(
 
 _FOUND_PHRASE = (r"(?:that'?s it|this is it|that is it|found it|got it|bingo|that'?s the one|"
                  r"this is the one|that is the one|that'?s mine|exactly|jackpot|yes+ that'?s it|"
-                 r"there it is|perfect|nailed it)")
+                 r"there it is|perfect|nailed it|(?:that'?s|this is|that is) my \w+)")
 _ORDINAL = "|".join((*ORDINALS, "last"))
 _RANK = (r"(?:(?:#\s*|no\.?\s*|number |image |result |picture |photo |pic |option )?"
-         rf"\d{{1,2}}|(?:the )?(?:{_ORDINAL})(?: one)?)")
-_RANK_VALUE = re.compile(rf"(?<![\w-])(\d{{1,2}})(?![\w-])|\b({_ORDINAL})\b")
+         rf"\d{{1,2}}(?:st|nd|rd|th)?|(?:the )?(?:{_ORDINAL})(?: one)?)")
+_RANK_ALONE = re.compile(rf"(?:the )?{_RANK}(?: one)?")
+_RANK_VALUE = re.compile(rf"(?<![\w-])(\d{{1,2}})(?:st|nd|rd|th)?(?![\w-])|\b({_ORDINAL})\b")
+# what the person had in mind: "what i was looking for", "the one we wanted"
+_WANTED = (r"(?:i|we) (?:(?:was|were|am|are) )?(?:want|wanted|need|needed|mean|meant|"
+           r"looking for|searching for|after|had in mind|have in mind|imagined|pictured)")
 _FOUND = _grammar(
-    rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?{_RANK})?",
-    rf"(?:yes )?{_FOUND_PHRASE} (?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: one)?",
-    rf"{_RANK} (?:is|it'?s|was) (?:the one )?(?:i|we) (?:want|wanted|need|needed|was looking for|"
-    rf"had in mind)",
-    rf"{_RANK} (?:is|it'?s|was) (?:it|the one|(?:the )?mine|exactly it|perfect|"
-    rf"exactly (?:what|the one)(?: i (?:want|wanted|need|mean|meant))?|"
-    rf"what i (?:want|wanted|was looking for|need|meant))",
+    rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?(?:the )?{_RANK}(?: one)?)?",
+    rf"{_RANK} (?:is|it'?s|was) (?:exactly |just |totally )?(?:it|the one|(?:the )?mine|"
+    rf"perfect|spot on|what {_WANTED}|the one {_WANTED})",
     rf"(?:i'?ll take|i (?:choose|pick)|i'?ll go with|(?:it'?s|its)) {_RANK}",
     rf"{_RANK} {_FOUND_PHRASE}",
 )
@@ -134,6 +136,14 @@ _WHY_NOT = re.compile(
     r"^(?:why|how come) (?:(?:are|is) there )?(?:no|not any|nothing|none of the|"
     r"aren'?t there any|don'?t i see any|can'?t i see any|no more) (?P<topic>.+?)"
     r"(?: (?:here|shown|showing|anymore|any more))?$")
+# "what's the difference between 2 and 3?", "how is 2 different from 3", "compare 1 and 4"
+_COMPARE = _grammar(
+    rf"(?:what'?s|whats|what is|what are) (?:the )?(?:difference|differences) between "
+    rf"{_RANK} and {_RANK}",
+    rf"how (?:is|are|does|do) {_RANK} (?:different|differ) (?:from|to|than) {_RANK}",
+    rf"(?:compare|contrast) {_RANK} (?:and|with|to|vs) {_RANK}",
+    rf"{_RANK} (?:vs\.?|versus) {_RANK}",
+)
 _MEMORY = _grammar(
     r"what (?:do|did) you (?:remember|know|have|understand|think i want)(?: so far)?",
     r"what (?:are|am) (?:you|we|i) (?:looking|searching) for(?: (?:now|exactly))?",
@@ -161,13 +171,20 @@ _FRAMES = re.compile(
     r"(?:would|do) (?:you|u) happen to have(?: any)?|"
     r"(?:have|got) (?:you )?(?:got )?any(?:thing)?|"
     r"(?:is|are) there(?: any)?|"
-    r"(?:can|could|would|will) (?:you|u) (?:please )?(?:show|find|give|get|bring)(?: me)?|"
+    r"(?:can|could|would|will) (?:you|u) (?:please )?(?:show|find|give|get|bring|do|make|"
+    r"try|pull up|dig up|look for|search for)(?: me| us)?|"
     r"(?:can|could|may) i (?:see|have|get)|"
     r"(?:i'?m|i am|we'?re|we are) (?:after|looking for|searching for|hunting for|"
     r"trying to find|in the market for)|"
     r"(?:i'?d|i would|we'?d) (?:like|love)(?: to see)?|"
-    r"any chance (?:of|you have)|"
+    r"any chance (?:of|(?:you|u)(?:'?ve got|'?d have| have| got| carry| sell| stock|"
+    r" might have))|"
     r"(?:let me see|let'?s see|let'?s try|how about|what about))\b\s*", re.IGNORECASE)
+
+# Hedges: how sure the speaker is, never what they want.
+_HEDGES = re.compile(
+    r"\s*\b(?:kinda|sorta|kind of|sort of|i guess|i think|i suppose|i reckon|i mean|tbh|"
+    r"to be honest|honestly|idk|i dunno|basically|probably|maybe|perhaps)\b", re.IGNORECASE)
 
 
 def _tidy(text: str) -> str:
@@ -223,6 +240,9 @@ def move_of(text: str) -> Understanding | None:
     why_not = _WHY_NOT.fullmatch(core)
     if why_not:
         return Understanding(act="question", question="why-not", topic=why_not.group("topic"))
+    if _COMPARE.fullmatch(core):
+        first, second = (_rank_of(m.group()) for m in _RANK_VALUE.finditer(core))
+        return Understanding(act="question", question="compare", about=first, other=second)
     if _MEMORY.fullmatch(core):
         return Understanding(act="question", question="memory")
     if _PAGE.fullmatch(core):
@@ -231,9 +251,12 @@ def move_of(text: str) -> Understanding | None:
 
 
 def strip_frames(text: str) -> str:
-    """A request without its question/politeness frame: "do you have any red ones?" -> "red
-    ones?". Only a frame at the start of a clause is removed."""
-    parts = re.split(r"([,;.!?]\s*|\bbut\b\s*)", text.replace("\u2019", "'"))
+    """A request without its question/politeness frame and hedges: "do you have any red
+    ones?" -> "red ones?", "kinda like 6 i guess, but darker" -> "like 6, but darker". A frame
+    is removed only at the start of a clause; a hedge anywhere (it qualifies the speaker, not
+    the thing, and in the way it hides a reference: "like 6 i guess, but")."""
+    text = _HEDGES.sub("", text.replace("\u2019", "'"))
+    parts = re.split(r"([,;.!?]\s*|\bbut\b\s*)", text)
     return "".join(_FRAMES.sub("", part, count=1) for part in parts)
 
 
@@ -243,14 +266,26 @@ def understand(text: str, shown: int) -> Understanding:
     Raises interpret.UnknownReference when the turn points at a rank that is not shown."""
     move = move_of(text)
     if move is not None:
-        for rank in (move.found, move.about):
+        for rank in (move.found, move.about, move.other):
             if rank is not None and rank != -1 and not 1 <= rank <= shown:
                 raise UnknownReference(rank, shown)
         last = shown or 1  # "the last one"
         return replace(move, found=last if move.found == -1 else move.found,
-                       about=last if move.about == -1 else move.about)
+                       about=last if move.about == -1 else move.about,
+                       other=last if move.other == -1 else move.other)
     clauses = [c for c in re.split(r"(?<=[,;.!?])\s+", text.strip()) if c.strip(" ,;.!?")]
     moves = [move_of(clause) for clause in clauses]
+    # "10!! that's my dress", "yes that's the one, the 4th": a found move names its rank in
+    # a clause of its own
+    picks = [_RANK_ALONE.fullmatch(_peel(_tidy(c))) if m is None else None
+             for c, m in zip(clauses, moves)]
+    if (len(clauses) > 1 and all(m is not None or p for m, p in zip(moves, picks))
+            and sum(bool(p) for p in picks) == 1
+            and {m.act for m in moves if m is not None and m.act != "chat"} == {"found"}):
+        rank = _rank_of(next(p.group() for p in picks if p))
+        if rank != -1 and not 1 <= rank <= shown:
+            raise UnknownReference(rank, shown)
+        return Understanding(act="found", found=shown or 1 if rank == -1 else rank)
     # Several clauses that are all moves ("none of these, show me others", "perfect, 1 is
     # it"): the one that does something wins over remarks around it.
     if len(clauses) > 1 and all(m is not None for m in moves):
