@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from agent.verbs import BASES, verb_forms
 from retrievers.vocabulary import Vocabulary, normalize
 
 
@@ -141,7 +142,7 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     clean, relative = _comparatives(clean, vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
-    clean = _drop_participles(vocabulary.color_joins(clean, _JOINS), vocabulary)
+    clean = _drop_verbs(vocabulary.color_joins(clean, _JOINS), vocabulary)
     # Several things named ("a brown horse and a white goat"): each keeps its own attributes.
     bind = sum(slot in vocabulary.heads for _, slot in vocabulary.pieces(clean.split())) >= 2
     chunks = _chunks(clean)
@@ -325,18 +326,40 @@ def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False) -> list
     return found + degrees
 
 
-def _drop_participles(text: str, vocabulary: Vocabulary) -> str:
-    """Without the verbs of what things do ("a dog playing in the park", "a man hitting a
-    ball"): an unknown -ing word after a noun or a verb is an action, not a thing, and ends
-    the phrase (a comma). After an article or an attribute it is a noun ("the railing",
-    "purple frosting") and stays."""
+_VERB_JOINS = ("and", "or", "while", "then")  # "sitting at a table and eating pizza"
+_BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "'s", "'re", "gets", "got"})
+
+
+def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
+    """Without the verbs of what things do ("a dog playing in the park", "a surfer rides a
+    wave", "a plate filled with food", "place books under the couch"): each ends the phrase
+    (a comma), so only the things remain. A word is a verb where English puts one:
+    - an unknown -ing word, or a form of a listed verb (agent.verbs), right after a noun (a
+      word outside the vocabulary, or a head value: "cat sleeping"), after "is"/"are", a
+      comma, or "and"/"while" ("sitting and eating pizza"); a listed form other than -ing must also be followed by a function word
+      or nothing ("rides a", "filled with", "written on it"), since "coffee mugs" or
+      "surfer rides" alone could be nouns;
+    - a listed verb's base form that opens a clause ("place books", "put the batter").
+    After an article or an attribute the same word is a noun or an adjective and stays: "the
+    railing", "purple frosting", "a framed mirror", "a floating bin"."""
+    forms = verb_forms()
+    words = text.split()
     kept: list[str] = []
-    for word in text.split():
+    for i, word in enumerate(words):
         before = kept[-1] if kept else ""
-        action = (len(word) > 5 and word.endswith("ing") and word not in _FUNCTION
-                  and word not in _NEGATION_WORDS and vocabulary.slot_of(word) is None
-                  and before not in _DETERMINERS and vocabulary.slot_of(before) is None)
-        if not action:
+        after = words[i + 1] if i + 1 < len(words) else ""
+        known = (word in _FUNCTION or word in _NEGATION_WORDS
+                 or vocabulary.slot_of(word) is not None)
+        before_slot = vocabulary.slot_of(before)
+        nounish = (before not in _FUNCTION and before not in _NEGATION_WORDS
+                   and before[:1].isalpha() and before_slot in (None, *vocabulary.heads))
+        after_open = not after or after in _FUNCTION or not after[:1].isalnum()
+        ing = len(word) > 5 and word.endswith("ing")
+        verb = not known and (
+            ((ing or word in forms) and (before in _BE or before in (",", *_VERB_JOINS)
+                                         or (nounish and (ing or after_open))))
+            or (word in BASES and (not kept or before == ",") and after))
+        if not verb:
             kept.append(word)
         elif kept and before != ",":
             kept.append(",")
