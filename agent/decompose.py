@@ -102,7 +102,14 @@ _JOINS = frozenset({"in", "with", "of"})
 _LOCATION = re.compile(
     r"\b(?:on|at|in|along|across|near|around|down|over|to)\s+(?:the\s+|its\s+|their\s+)?"
     r"(?:front|back|side|sides|chest|top|bottom|middle|center|centre|left|right|edges?|"
-    r"shoulders?|waist|waistline|neckline|collar|hem|rear)\b(?:\s+(?:side|part|area|half))?")
+    r"shoulders?|waist|waistline|neckline|collar|hem|rear|toes?|heels?|corner|edge|screen)\b"
+    r"(?:\s+(?:side|part|area|half))?")
+# The subject's own body, said with a possessive ("brushing his teeth", "a ball in its mouth",
+# "with her legs dangling"): how a thing holds itself, not a thing in the picture.
+_OWN_BODY = re.compile(
+    r"\b(?:his|her|its|their|my|your)\s+(?:own\s+)?(?:teeth|tooth|mouth|lips?|tongue|legs?|"
+    r"arms?|hands?|feet|foot|paws?|face|eyes?|nose|ears?|head|hair|lap|knees?|fingers?|"
+    r"shoulders?|back|neck|tail|wings?|beak|body)\b")
 # (pattern, whether the target must name a slot): "any color" revokes, "any dress" does not
 _REVOCATIONS = (
     (r"(?P<x>.+?) (?:is|are) (?:fine|ok|okay|alright|all right|allowed|acceptable|good)"
@@ -138,7 +145,7 @@ _IDIOMS = (
 
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
-    clean = _LOCATION.sub(" ", normalize(text))
+    clean = _OWN_BODY.sub(" ", _LOCATION.sub(" ", normalize(text)))
     clean, relative = _comparatives(clean, vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
@@ -158,10 +165,22 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
             carried = False
             continue
         start = -1 if carried and separator == "," else 1
-        found, ends_negative = _clause(chunk, start, vocabulary, bind)
+        found, ends_negative = _clause(chunk, start, vocabulary, bind, subject=not out)
         out.extend(found)
         carried = ends_negative and _list_ends_in_or(chunks[index + 1:])
-    return _dedupe(out + relative)
+    return _dedupe(_without_bare_slots(out, vocabulary) + relative)
+
+
+def _without_bare_slots(found: list[Proposition], vocabulary: Vocabulary) -> list[Proposition]:
+    """Without what a bare slot name said ("sleeves" -> not sleeveless) when the same request
+    gives that slot a value: in "sleeves that end above the elbow" the name only announces
+    the value ("short sleeves"), it is not a second wish."""
+    valued = {vocabulary.slot_of(p.text) for p in found
+              if p.polarity > 0 and vocabulary.slot_named(p.said) is None}
+    return [p for p in found
+            if not (vocabulary.slot_named(p.said) is not None
+                    and vocabulary.slot_of(p.text) in valued - {None}
+                    and p.text == vocabulary.negated_name(vocabulary.slot_of(p.text)))]
 
 
 class RuleDecomposer:
@@ -250,27 +269,37 @@ def _revocation(chunk: str, vocabulary: Vocabulary) -> list[Proposition] | None:
     return None
 
 
-def _clause(chunk: str, polarity: int, vocabulary: Vocabulary,
-            bind: bool = False) -> tuple[list[Proposition], bool]:
-    """Propositions of one chunk and whether it ended inside a negation."""
+def _clause(chunk: str, polarity: int, vocabulary: Vocabulary, bind: bool = False,
+            subject: bool = False) -> tuple[list[Proposition], bool]:
+    """Propositions of one chunk and whether it ended inside a negation. `subject`: the
+    chunk opens the request, so its first phrase names the thing searched for."""
     words = chunk.split()
     out: list[Proposition] = []
     phrase: list[str] = []
     negated_phrases = 0
+    opener = ""  # the clause opener the current phrase follows ("has", "with", "is")
 
     def flush() -> None:
         nonlocal negated_phrases
         said = " ".join(phrase)
         content = " ".join(w for w in phrase if w not in _FUNCTION)
-        instead = vocabulary.negated_name(vocabulary.slot_named(content)) if polarity < 0 else None
+        instead = vocabulary.negated_name(vocabulary.slot_named(content)) if polarity else None
         if instead:
-            # "no pattern" wants a plain thing; a negated slot name would match nothing.
-            out.append(Proposition(text=instead, polarity=1, said=said))
-            negated_phrases += 1
+            # "no pattern" wants a plain thing, "has sleeves" or "patterned" rules the plain
+            # one out: a slot name alone, negated or not, would match nothing.
+            out.append(Proposition(text=instead, polarity=-polarity, said=said))
+            negated_phrases += polarity < 0
             phrase.clear()
             return
-        for text in _attributes(said, vocabulary, bind):
-            out.append(Proposition(text=text, polarity=polarity, said=said))
+        # the thing searched for is named first, bare or after a copula ("is a black top");
+        # "has red word", "with white sleeves" name a part of it
+        named = subject and not out and polarity > 0 and opener in ("", "is", "are")
+        for text in _attributes(said, vocabulary, bind, subject=named):
+            plain = vocabulary.negated_name(vocabulary.slot_named(text)) if polarity else None
+            if plain:  # "a patterned dress": a slot named beside other words
+                out.append(Proposition(text=plain, polarity=-polarity, said=text))
+            else:
+                out.append(Proposition(text=text, polarity=polarity, said=said))
             negated_phrases += polarity < 0
         phrase.clear()
 
@@ -285,6 +314,7 @@ def _clause(chunk: str, polarity: int, vocabulary: Vocabulary,
         word = words[i]
         if word in _CLAUSE_OPENERS:
             flush()
+            opener = word
             # "nothing with stripes": the negation has not been used yet, so it still holds
             if polarity < 0 and negated_phrases:
                 polarity = 1
@@ -308,7 +338,8 @@ def _negation_at(words: list[str], i: int) -> int:
     return 0
 
 
-def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False) -> list[str]:
+def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False,
+                subject: bool = False) -> list[str]:
     words = [w for w in (w.strip("\"'()[]{}<>.,:;!?*") for w in phrase.split()) if w]
     # "more fitted", "less blue": a degree of something is its own free-text phrase (the
     # vocabulary's own comparatives, "more colourful", were read before)
@@ -322,10 +353,12 @@ def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False) -> list
             continue
         rest.append(words[i])
         i += 1
-    found = vocabulary.split(" ".join(rest), skip=_FUNCTION, bind=bind) if rest else []
+    found = (vocabulary.split(" ".join(rest), skip=_FUNCTION, bind=bind, subject=subject)
+             if rest else [])
     return found + degrees
 
 
+_DEGREES = frozenset({"more", "less", "most", "least"})
 _VERB_JOINS = ("and", "or", "while", "then")  # "sitting at a table and eating pizza"
 _BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "'s", "'re", "gets", "got"})
 
@@ -352,12 +385,16 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
                  or vocabulary.slot_of(word) is not None)
         before_slot = vocabulary.slot_of(before)
         nounish = (before not in _FUNCTION and before not in _NEGATION_WORDS
+                   and before not in _DEGREES  # "more revealing" is an adjective
                    and before[:1].isalpha() and before_slot in (None, *vocabulary.heads))
         after_open = not after or after in _FUNCTION or not after[:1].isalnum()
         ing = len(word) > 5 and word.endswith("ing")
+        # after a preposition an -ing word is a gerund, a verb too ("instead of making")
+        gerund = ing and before in _FUNCTION and before not in _DETERMINERS
         verb = not known and (
-            ((ing or word in forms) and (before in _BE or before in (",", *_VERB_JOINS)
-                                         or (nounish and (ing or after_open))))
+            gerund
+            or ((ing or word in forms) and (before in _BE or before in (",", *_VERB_JOINS)
+                                            or (nounish and (ing or after_open))))
             or (word in BASES and (not kept or before == ",") and after))
         if not verb:
             kept.append(word)

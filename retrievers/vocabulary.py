@@ -299,7 +299,7 @@ class Vocabulary:
         return " ".join(out)
 
     def split(self, text: str, *, skip: frozenset[str] = frozenset(),
-              bind: bool = False) -> list[str]:
+              bind: bool = False, subject: bool = False) -> list[str]:
         """Split an adjective stack into canonical phrases, head nouns first.
 
         "long navy dress" -> ["dress", "long", "navy"]; "white polka dots" -> ["white
@@ -308,6 +308,9 @@ class Vocabulary:
         function words: "on", "the", "beside") are dropped and end a phrase, so "boat on" or
         "coat beside" cannot form. With `bind`, attributes stay with the head noun they
         precede ("brown horse", "yellow coat"): for a request about several things.
+        `subject`: the phrase names the thing searched for ("a sleeveless black top"), so its
+        attributes are the thing's own even before a noun the vocabulary does not know; in a
+        later phrase they belong to that noun ("a dress with a black belt").
         """
         runs: list[list[tuple[str, str | None]]] = [[]]
         for spelling, slot in self.pieces(normalize(text).split()):
@@ -318,7 +321,7 @@ class Vocabulary:
             runs[-1].append((spelling, slot))
         merged: list[tuple[str, str | None]] = []
         for run in runs:
-            merged.extend(self._merge(run, bind))
+            merged.extend(self._merge(run, bind, subject and run is runs[0]))
         # "sleeves down to the wrist": a slot's name beside one of its values adds nothing
         said = {slot for _, slot in merged if slot is not None}
         merged = [(s, slot) for s, slot in merged
@@ -327,8 +330,8 @@ class Vocabulary:
         others = [self.canonical(s) for s, slot in merged if slot not in self.heads]
         return heads + others
 
-    def _merge(self, run: list[tuple[str, str | None]],
-               bind: bool) -> list[tuple[str, str | None]]:
+    def _merge(self, run: list[tuple[str, str | None]], bind: bool,
+               subject: bool = False) -> list[tuple[str, str | None]]:
         merged: list[tuple[str, str | None]] = []
         for at, (spelling, slot) in enumerate(run):
             if merged:
@@ -354,17 +357,42 @@ class Vocabulary:
                 # belt" on a yellow dress is not a black dress (a noun: no head follows it,
                 # else it is an adjective of that head, "shiny" in "shiny dress")
                 if (slot is None and last_slot is not None and last_slot not in self.heads
+                        and not subject
                         and all(later not in self.heads for _, later in run[at + 1:])):
                     merged[-1] = (f"{self.canonical(last)} {spelling}", None)
                     continue
                 # unknown words glue onto what follows ("leather" + "strap", "leather" + "bag")
-                if last_slot is None and (slot is None or slot in self.heads):
+                if (last_slot is None and last not in self._names
+                        and (slot is None or slot in self.heads)):
                     merged[-1] = (f"{last} {spelling}", slot)
                     continue
+                # a head value before a noun it does not know names a kind of that noun:
+                # "mug rack", "street light" (the last word of the phrase is the noun)
+                if (slot is None and last_slot in self.heads and at == len(run) - 1
+                        and spelling not in self._names):
+                    merged[-1] = (f"{last} {spelling}", None)
+                    continue
             merged.append((spelling, slot))
+        merged = self._glue_across(merged)
         if bind:
             merged = self._bind(merged)
         return merged
+
+    def _glue_across(self, merged: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+        """An unknown adjective before known attributes and a head belongs to the head: "a
+        short shiny gray dress" is gray, short and a shiny dress (the attributes stay apart)."""
+        out = list(merged)
+        for i in range(len(out) - 2, -1, -1):
+            spelling, slot = out[i]
+            if slot is not None or spelling in self._names or " " in spelling:
+                continue
+            j = i + 1
+            while j < len(out) and out[j][1] is not None and out[j][1] not in self.heads:
+                j += 1
+            if j > i + 1 and j < len(out) and out[j][1] in self.heads:
+                out[j] = (f"{spelling} {out[j][0]}", out[j][1])
+                del out[i]
+        return out
 
     def _bind(self, merged: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
         """Attributes right before a head noun join it: [brown, horse] -> [brown horse]."""

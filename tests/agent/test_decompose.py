@@ -80,7 +80,10 @@ STORIES = [
     # unknown phrases stay whole, with the colour said of them ("a black belt" on a yellow
     # dress is not a black dress); numbers that are not references survive
     ("a leather strap", ["leather strap"]),
-    ("brown leather strap", ["brown leather strap"]),
+    # ...but the thing searched for owns its attributes: a brown strap is brown
+    ("brown leather strap", ["brown", "leather strap"]),
+    ("a sleeveless black top", ["sleeveless", "black", "top"]),
+    ("a dress with a brown leather strap", ["dress", "brown leather strap"]),
     ("a yellow dress with a black belt", ["dress", "yellow", "black belt"]),
     ("a red leather bag", ["leather bag", "red"]),
     ("a 2-piece suit", ["2-piece suit"]),
