@@ -45,6 +45,9 @@ class AgentConfig:
     reranker's in `engine.weights`. `with_changes(name=value)` finds a knob by its name."""
 
     k: int = 10  # results per reply
+    # results a person sees at once (None: all k); what "none of these" sets aside and what
+    # "#3" can name. The evaluation asks for 100 results to measure ranks but shows 10.
+    page: int | None = None
     memory: bool = True  # False = "single": each turn alone, nothing remembered
     concat: bool = False  # True = "concat": all turns' text joined into one query
     decompose: bool = True  # False = "no-decompose": each turn's text is one proposition
@@ -152,8 +155,8 @@ class Agent:
         self.engine = Engine(library, config.engine, scorer)
         if "checkpointer" not in self._shared:
             self._shared["checkpointer"], self._shared["store"] = self._open_persistence()
-        options = GraphOptions(k=config.k, memory=config.memory, concat=config.concat,
-                               decompose=config.decompose)
+        options = GraphOptions(k=config.k, page=config.page, memory=config.memory,
+                               concat=config.concat, decompose=config.decompose)
         self.graph = build_graph(self.engine, self.decomposer, options,
                                  self._shared["checkpointer"])
 

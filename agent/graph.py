@@ -78,6 +78,7 @@ class TurnState(TypedDict, total=False):
 @dataclass(frozen=True, kw_only=True)
 class GraphOptions:
     k: int = 10  # results per reply
+    page: int | None = None  # results the person sees (None: all k): "#3", "none of these"
     memory: bool = True  # False: each turn stands alone (the "single" ablation)
     concat: bool = False  # True: all turns' text as one query (the "concat" ablation)
     decompose: bool = True  # False: a turn's text is one proposition (the "no-decompose" one)
@@ -174,12 +175,12 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
             return {"memory": remove_constraint(memory, turn["remove"], words).to_dict(),
                     **changed}
         if turn["act"] == "page":
-            return {"memory": apply_turn(memory, vocabulary=words,
-                                         passed=memory.shown).to_dict(),
+            return {"memory": apply_turn(memory, vocabulary=words, passed=memory.shown,
+                                         ages=False).to_dict(),
                     "propositions": [], **changed}
         if turn["act"] == "found":
-            return {"memory": apply_turn(memory, vocabulary=words,
-                                         liked=[turn["found"]]).to_dict(),
+            return {"memory": apply_turn(memory, vocabulary=words, liked=[turn["found"]],
+                                         ages=False).to_dict(),
                     "propositions": [], **changed}
         if turn["reset"]:
             texts = []
@@ -287,8 +288,9 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         page = zip(state["candidates"], state["scores"], rows)
         results = [{"rank": r, "id": int(i), "score": float(s), "evidence": dict(zip(labels, e))}
                    for r, (i, s, e) in enumerate(page, 1)]
-        notice = engine.unmatched_notice(memory, rows)
-        memory = record_shown(memory, [r["id"] for r in results])
+        seen = options.page or len(results)  # what the person sees is what "these" means
+        notice = engine.unmatched_notice(memory, rows[:seen])
+        memory = record_shown(memory, [r["id"] for r in results][:seen])
         reply = {"results": results, "summary": summary(memory, words), "message": None,
                  "notice": notice,
                  "understood": understood(turn, state.get("propositions", []), words)}

@@ -137,10 +137,15 @@ def apply_turn(
     reset: bool = False,
     passed: Sequence[int] = (),
     relative: Sequence[str] = (),
+    ages: bool = True,
 ) -> QueryState:
     """The state after one more turn. Ids are image ids (ranks are mapped by the caller);
-    `passed` are the images of a page the user turned down ("none of these")."""
-    turn = state.turn + 1
+    `passed` are the images of a page the user turned down ("none of these").
+
+    `ages=False` for a turn that says nothing about the thing (a page turned down, a pick):
+    what was said before keeps its weight. Positives fade so that newer words count more
+    than older ones; a person paging through results has not said anything newer."""
+    turn = state.turn + 1 if ages else state.turn
     # A reset forgets the search, not the rejections: a disliked image never comes back in
     # the session ("never shown again" is what a person was promised when they said "not 2").
     base = (QueryState(turn=state.turn, shown=state.shown, disliked=state.disliked)

@@ -151,7 +151,9 @@ def cmd_scenarios(args) -> int:
             raise CliError(f"No usable scenarios in {args.file}")
         results = {}
         for name in dict.fromkeys(args.agent):
-            variant = agent.variant(k=args.depth, **ABLATIONS[name])
+            # a scenario's "#3" and "none of these" mean the first page, as for a person
+            variant = agent.variant(k=args.depth, page=min(args.depth, EvalConfig.page),
+                                    **ABLATIONS[name])
             results[name] = [run_scenario(variant, s) for s in scenarios]
         summaries = {name: summarize(as_ranks(padded_ranks(episodes), args.depth),
                                      resamples=RESAMPLES)

@@ -178,7 +178,8 @@ def evaluate(agent, names: Sequence[str], config: EvalConfig, *,
     total, done = len(names) * len(targets), 0
     runs = []
     for name in names:
-        variant = agent.variant(k=max(config.depth, config.page), **ABLATIONS[name])
+        variant = agent.variant(k=max(config.depth, config.page), page=config.page,
+                                **ABLATIONS[name])
         started = time.perf_counter()
         episodes = []
         for index, target in enumerate(targets):

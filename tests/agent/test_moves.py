@@ -43,6 +43,19 @@ def test_none_of_these_brings_ten_new_images_that_still_fit(agent):
     assert "10 passed over" in second.summary
 
 
+def test_none_of_these_sets_aside_only_the_page_the_person_saw(agent):
+    # an agent asked for 30 results but showing 10 (as the evaluation does: it measures the
+    # rank in the top 100 while the simulated user looks at 10)
+    session = agent.variant(k=30, page=10).new_session()
+    first = session.say("a red dress")
+    second = session.say("none of these")
+    # "these" are the ten seen: the eleventh result is now first, not passed over with them
+    assert ids(second)[0] == ids(first)[10]
+    assert not set(ids(first)[:10]) & set(ids(second))
+    assert "10 passed over" in second.summary
+    assert "only 10 results are shown" in session.say("not 12").message
+
+
 def test_every_way_of_turning_a_page_down_adds_no_constraint(agent):
     for said in ("none of these", "show me others", "keep looking", "nope",
                  "something else", "show me different ones", "ok, none of these please"):

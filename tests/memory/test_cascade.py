@@ -258,3 +258,17 @@ def test_state_round_trips_through_json():
 
 def test_record_shown_keeps_rank_order():
     assert record_shown(QueryState(), [30, 10, 20]).shown == (30, 10, 20)
+
+
+# --- turning pages down says nothing newer ------------------------------------------------------
+
+
+def test_pages_turned_down_do_not_fade_what_was_said():
+    state = record_shown(say(QueryState(), "red", "dress"), range(10))
+    for page in range(1, 6):
+        state = record_shown(say(state, passed=state.shown, ages=False),
+                             range(10 * page, 10 * page + 10))
+    assert weights(state) == {"red": 1.0, "dress": 1.0}
+    assert len(state.passed) == 50
+    # a turn that does say something still ages the older words
+    assert weights(say(state, "long"))["red"] < 1.0
