@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.verbs import BASES, verb_forms
+from agent.verbs import BASES, ING_NOUNS, verb_forms
 from retrievers.vocabulary import Vocabulary, normalize
 
 
@@ -94,7 +94,7 @@ color colour colors colours colored coloured
 thats that's arent dont don't doesnt doesn't isnt u ur ya way anymore tbh rn lol
 guess think suppose mean meant
 put puts add adds change changed changes replace replaced target desired pictured
-""".split())
+""".split())  # noqa: SIM905 (a word list reads better as text)
 _DETERMINERS = frozenset({"a", "an", "the", "this", "that", "some", "its", "their", "his", "her"})
 # Words that link a value to the colour that colours it: "stripes in white", "dotted with red".
 _JOINS = frozenset({"in", "with", "of"})
@@ -115,10 +115,10 @@ _REVOCATIONS = (
     (r"(?P<x>.+?) (?:is|are) (?:fine|ok|okay|alright|all right|allowed|acceptable|good)"
      + r"(?: too| after all| again| by me| with me)?", False),
     (r"(?P<x>.+?) (?:doesn't|doesnt|does not|don't|dont|do not) matter(?: to me)?", False),
-    (r"(?:it )?(?:doesn't|doesnt|does not|won't|wont) matter (?:what|which|about|the|to me)?"
-     r" ?(?P<x>.+)", True),
-    (r"(?:i )?(?:don't|do not|dont) care (?:what|which|about|for)(?: the)? (?P<x>.+?)"
-     r"(?: it is| they are)?", True),
+    ((r"(?:it )?(?:doesn't|doesnt|does not|won't|wont) matter (?:what|which|about|the|to me)?"
+      r" ?(?P<x>.+)"), True),
+    ((r"(?:i )?(?:don't|do not|dont) care (?:what|which|about|for)(?: the)? (?P<x>.+?)"
+      r"(?: it is| they are)?"), True),
     (r"(?:i )?(?:don't|do not|dont) (?:mind|care about|care for) (?P<x>.+)", False),
     (r"(?:forget|never mind|nevermind|ignore|drop|undo) (?:about )?(?P<x>.+)", False),
     (r"no preference (?:on|for|about) (?P<x>.+)", False),
@@ -145,7 +145,7 @@ _IDIOMS = (
 
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
-    clean = _OWN_BODY.sub(" ", _LOCATION.sub(" ", normalize(text)))
+    clean = _OWN_BODY.sub(" ", _LOCATION.sub(" ", _respelled(normalize(text), vocabulary)))
     clean, relative = _comparatives(clean, vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
@@ -227,6 +227,15 @@ def _negative_spellings(vocabulary: Vocabulary) -> tuple[tuple[str, str], ...]:
     # sleeves" is solid and sleeveless, not "not sleeveless"
     return tuple((rf"\b{re.escape(spelling)}\b", f"with {value}")
                  for spelling, value in vocabulary.negative_spellings(cues))
+
+
+def _respelled(text: str, vocabulary: Vocabulary) -> str:
+    """The text with typing slips of vocabulary words corrected ("strped tees"); English words
+    of the rules are never respelled."""
+    forms = verb_forms()
+    return " ".join(word if word in _FUNCTION or word in forms or word in BASES
+                    or word in ING_NOUNS
+                    else vocabulary.respell(word) for word in text.split(" "))
 
 
 def _chunks(text: str) -> list[tuple[str, str]]:
@@ -388,7 +397,7 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
                    and before not in _DEGREES  # "more revealing" is an adjective
                    and before[:1].isalpha() and before_slot in (None, *vocabulary.heads))
         after_open = not after or after in _FUNCTION or not after[:1].isalnum()
-        ing = len(word) > 5 and word.endswith("ing")
+        ing = len(word) > 5 and word.endswith("ing") and word not in ING_NOUNS
         # after a preposition an -ing word is a gerund, a verb too ("instead of making")
         gerund = ing and before in _FUNCTION and before not in _DETERMINERS
         verb = not known and (

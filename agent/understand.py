@@ -72,10 +72,10 @@ def _grammar(*alternatives: str) -> re.Pattern:
 
 
 _PAGE = _grammar(
-    rf"not (?:these|those|them|it|quite|really|this one|that one|any of (?:these|those|them))",
+    r"not (?:these|those|them|it|quite|really|this one|that one|any of (?:these|those|them))",
     rf"none(?: of {_THIS})?(?: (?:is|are|r|looks?|seems?) (?:it|right|good|close|"
     rf"what i (?:want|need|mean)(?:ed)?))?(?: (?:try again|keep looking|more))?",
-    rf"nothing (?:here|there|good|right)(?: (?:i|that i) (?:like|want))?(?: more)?",
+    r"nothing (?:here|there|good|right)(?: (?:i|that i) (?:like|want))?(?: more)?",
     rf"(?:i )?(?:don'?t|do not) (?:like|want|love) (?:any of )?{_THIS}",
     rf"(?:{_THIS} )?(?:are|is|look|looks) (?:all )?(?:wrong|bad|off|not (?:it|right|good)|"
     rf"no good|terrible|awful)",

@@ -162,6 +162,35 @@ class Vocabulary:
     def _max_words(self) -> int:
         return max((len(key.split()) for key in self._table), default=1)
 
+    # -- typing slips --------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _slips(self) -> tuple[frozenset[str], dict[str, set[str]]]:
+        """The one-word spellings and slot names long enough to correct towards (6+ letters:
+        shorter ones have too many real neighbours, "spots" and "sports"), and each one's
+        variants with a letter missing."""
+        words = frozenset(w for w in (*self._table, *self._names)
+                          if len(w) >= 6 and " " not in w)
+        missing: dict[str, set[str]] = {}
+        for word in words:
+            for i in range(len(word)):
+                missing.setdefault(word[:i] + word[i + 1:], set()).add(word)
+        return words, missing
+
+    def respell(self, word: str) -> str:
+        """The vocabulary word a typing slip stands for, else the word: "strped" -> "striped",
+        "lenght" -> "length", "sleevless" -> "sleeveless". A slip is one letter left out
+        (not a plural's s: "print" is not a slip of "prints") or two neighbours swapped, and
+        it must point at exactly one word. A letter too many or a changed letter is as often
+        another real word ("dessert"/"desert", "plaid"/"plain"), so those are left alone."""
+        words, missing = self._slips
+        if len(word) < 5 or word in words or word in self._table or not word.isalpha():
+            return word
+        found = set(missing.get(word, ())) - {word + "s", word + "es"}
+        found |= {word[:i] + word[i + 1] + word[i] + word[i + 2:]
+                  for i in range(len(word) - 1)} & words
+        return found.pop() if len(found) == 1 else word
+
     # -- reading a phrase ----------------------------------------------------------------------
 
     def canonical(self, text: str) -> str:

@@ -87,6 +87,20 @@ STORIES = [
     ("a yellow dress with a black belt", ["dress", "yellow", "black belt"]),
     ("a red leather bag", ["leather bag", "red"]),
     ("a 2-piece suit", ["2-piece suit"]),
+    # an unknown adjective before known ones belongs to the noun after them
+    ("a short shiny gray dress", ["shiny dress", "short", "gray"]),
+    # a slot named alone rules out its plain value, unless the request gives it a value
+    ("is red and has sleeves", ["red", "-sleeveless"]),
+    ("a patterned skirt", ["skirt", "-solid"]),
+    ("a skirt, not patterned", ["skirt", "solid"]),
+    ("sleeves that end above the elbow", ["short sleeves"]),
+    # typing slips of vocabulary words: a letter left out, two letters swapped
+    ("strped tees", ["t-shirt", "striped"]),
+    ("a long sleevless dress", ["dress", "long", "sleeveless"]),
+    ("floor lenght", ["long"]),
+    # negation without apostrophes, and "doesn't matter what X" revokes the slot
+    ("jeans that arent black", ["trousers", "-black"]),
+    ("doesn't matter what length", ["0length"]),
     ("size 10 shoes", ["size 10 shoes"]),
 ]
 

@@ -163,6 +163,9 @@ def test_a_move_inside_a_request_is_not_a_constraint(agent):
     ("none of these", "page"), ("nah not these either", "page"), ("more please", "page"),
     ("undo", "undo"), ("scratch that", "undo"), ("can we go back to before", "undo"),
     ("#2 is the one", "found"), ("found it! number 5", "found"), ("i'll take 3", "found"),
+    ("nah none of those r right, try again", "page"),
+    ("ok number 1 is exactly what i was looking for", "found"),
+    ("whats the difference between 2 and 3?", "question"),
     ("why is 3 here?", "question"), ("what filters do u have on rn", "question"),
     ("thanks so much", "chat"), ("lovely, cheers", "chat"),
     ("no stripes", "refine"), ("not 2, more like 4 but striped", "refine"),
@@ -170,3 +173,36 @@ def test_a_move_inside_a_request_is_not_a_constraint(agent):
 ])
 def test_each_move_is_read_as_itself(said, act):
     assert understand(said, 10).act == act
+
+
+@pytest.mark.parametrize("said, rank", [
+    ("omg yes thats the one, the 4th", 4), ("10!! that's my dress, thank youuu", 10),
+    ("found it, number 7", 7), ("the third one is exactly what i wanted", 3),
+])
+def test_found_names_the_rank_however_it_is_said(said, rank):
+    turn = understand(said, 10)
+    assert (turn.act, turn.found) == ("found", rank)
+
+
+@pytest.mark.parametrize("said, reference, disliked, text", [
+    ("kinda like 6 i guess, but less formal", 6, (), "less formal"),
+    ("could u do one with longer sleeves than 3", 3, (), "one with longer sleeves"),
+    ("plainer please, and no more like 9", None, (9,), "plainer"),
+])
+def test_hedges_and_comparisons_keep_their_reference(said, reference, disliked, text):
+    turn = understand(said, 10)
+    assert (turn.reference, turn.disliked, turn.text) == (reference, disliked, text)
+
+
+def test_what_is_the_difference_between_two_results_is_answered_from_their_evidence(agent):
+    session = agent.new_session()
+    first = session.say("a red striped dress")
+    reply = session.say("what's the difference between 1 and 10?")
+    assert reply.understood == "answered"
+    assert ids(reply) == ids(first)  # asking changes nothing
+    one, ten = first.results[0].evidence, first.results[9].evidence
+    apart = [label for label in one if (one[label] >= 0.5) != (ten[label] >= 0.5)]
+    for label in apart:
+        assert label in reply.answer
+    if not apart:
+        assert "agree on everything" in reply.answer
