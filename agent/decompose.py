@@ -396,15 +396,19 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
         nounish = (before not in _FUNCTION and before not in _NEGATION_WORDS
                    and before not in _DEGREES  # "more revealing" is an adjective
                    and before[:1].isalpha() and before_slot in (None, *vocabulary.heads))
-        after_open = not after or after in _FUNCTION or not after[:1].isalnum()
+        after_open = (not after or after in _FUNCTION or after in _CLAUSE_OPENERS
+                      or after in _CONNECTIVES or not after[:1].isalnum())
         ing = len(word) > 5 and word.endswith("ing") and word not in ING_NOUNS
         # after a preposition an -ing word is a gerund, a verb too ("instead of making")
         gerund = ing and before in _FUNCTION and before not in _DETERMINERS
-        verb = not known and (
+        verb = not known and word not in ING_NOUNS and (
             gerund
             or ((ing or word in forms) and (before in _BE or before in (",", *_VERB_JOINS)
                                             or (nounish and (ing or after_open))))
-            or (word in BASES and (not kept or before == ",") and after))
+            # a base form opening a clause ("place books"), or after a plural subject and
+            # before its object ("dog hold a flower", "people ride the bus")
+            or (word in BASES and after
+                and (not kept or before == "," or (nounish and after in _DETERMINERS))))
         if not verb:
             kept.append(word)
         elif kept and before != ",":

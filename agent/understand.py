@@ -187,6 +187,11 @@ _HEDGES = re.compile(
     r"to be honest|honestly|idk|i dunno|basically|probably|maybe|perhaps)\b", re.IGNORECASE)
 
 
+# A clause of nothing but "no"/"nope" before a request ("no, green checks") is how a person
+# starts a correction, not a page turned down: the request already says what changes.
+_HEDGE_ONLY = re.compile(r"(?:(?:no|nope|nah|meh|ugh|hmm+|um+)\b\s*)*")
+
+
 def _tidy(text: str) -> str:
     """Lowercase, straight quotes, no edge punctuation, one space between words."""
     return normalize(text.replace("\u2018", "'")).strip(" …-")
@@ -298,5 +303,6 @@ def understand(text: str, shown: int) -> Understanding:
     turn: Turn = interpret(strip_frames(" ".join(kept) if kept else text), shown)
     return Understanding(act="refine", text=turn.text, liked=turn.liked,
                          disliked=turn.disliked, reference=turn.reference, reset=turn.reset,
-                         page=any(m is not None and m.act == "page" and _peel(_tidy(c))
+                         page=any(m is not None and m.act == "page"
+                                  and not _HEDGE_ONLY.fullmatch(_peel(_tidy(c)))
                                   for c, m in zip(clauses, moves)))

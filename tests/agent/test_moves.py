@@ -206,3 +206,14 @@ def test_what_is_the_difference_between_two_results_is_answered_from_their_evide
         assert label in reply.answer
     if not apart:
         assert "agree on everything" in reply.answer
+
+
+@pytest.mark.parametrize("said, page, text", [
+    ("no, green checks", False, "green checks"),  # a correction, not a page turned down
+    ("nope, navy", False, "navy"),
+    ("none of these, blue", True, "blue"),
+    ("no, none of these, show me red", True, "show me red"),
+])
+def test_a_correction_that_starts_with_no_does_not_set_the_page_aside(said, page, text):
+    turn = understand(said, 10)
+    assert (turn.act, turn.page, turn.text) == ("refine", page, text)
