@@ -189,6 +189,9 @@ def _remember(constraints: list[Constraint], proposition: PropositionLike,
         text=text, said=getattr(proposition, "said", "") or proposition.text,
         polarity=polarity, slot=vocabulary.slot_of(text), turn=turn,
     )
+    rebound = _rebind(constraints, new, turn, vocabulary)
+    if rebound is not None:
+        return rebound
     # the same text replaces itself whatever its polarity: "not red" then "red" → red
     doomed = [i for i, c in enumerate(constraints) if c.text == text]
     if polarity > 0 and new.slot is not None:
@@ -200,6 +203,29 @@ def _remember(constraints: list[Constraint], proposition: PropositionLike,
     kept = [c for i, c in enumerate(constraints) if i not in doomed]
     kept.insert(place - sum(1 for i in doomed if i < place), new)
     return kept
+
+
+def _rebind(constraints: list[Constraint], new: Constraint, turn: int,
+            vocabulary: Lexicon) -> list[Constraint] | None:
+    """"make it green" after "a girl in a yellow coat beside a grey car": with no bare colour
+    to replace, the value changes in the first phrase that holds one (the main subject, named
+    first): "yellow coat" becomes "green coat" and "gray car" stays. None when this does not
+    apply (a bare value of the slot exists, or no earlier phrase holds one)."""
+    if new.polarity <= 0 or new.slot is None or " " in new.text:
+        return None
+    if any(c.slot == new.slot and c.polarity > 0 for c in constraints):
+        return None
+    for i, c in enumerate(constraints):
+        if c.polarity <= 0 or c.turn >= turn or vocabulary.canonical(c.text) != c.text:
+            continue
+        words = c.text.split()
+        hits = [j for j, w in enumerate(words) if vocabulary.slot_of(w) == new.slot]
+        if len(words) > 1 and hits:
+            words[hits[0]] = new.text
+            text = " ".join(words)
+            return [*constraints[:i], replace(c, text=text, said=text, turn=turn),
+                    *constraints[i + 1:]]
+    return None
 
 
 def _same_thing(constraint: Constraint, text: str, vocabulary: Lexicon) -> bool:

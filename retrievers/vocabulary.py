@@ -355,6 +355,8 @@ class Vocabulary:
         said = {slot for _, slot in merged if slot is not None}
         merged = [(s, slot) for s, slot in merged
                   if not (slot is None and self._names.get(s) in said)]
+        if bind:  # several things: in the order said, the main subject first
+            return [self.canonical(s) for s, _ in merged]
         heads = [self.canonical(s) for s, slot in merged if slot in self.heads]
         others = [self.canonical(s) for s, slot in merged if slot not in self.heads]
         return heads + others

@@ -217,3 +217,17 @@ def test_what_is_the_difference_between_two_results_is_answered_from_their_evide
 def test_a_correction_that_starts_with_no_does_not_set_the_page_aside(said, page, text):
     turn = understand(said, 10)
     assert (turn.act, turn.page, turn.text) == ("refine", page, text)
+
+
+def test_make_it_green_recolours_the_main_subject_of_a_photo_request():
+    from agent.decompose import decompose
+    from memory.cascade import QueryState, apply_turn, summary
+    from retrievers.vocabularies import load_vocabulary
+
+    words = load_vocabulary("photos")
+    state = QueryState()
+    for said in ("a girl in a yellow coat beside a grey car", "make it green"):
+        turn = understand(said, 10)
+        state = apply_turn(state, vocabulary=words, propositions=decompose(turn.text, words))
+    assert sorted(c.text for c in state.constraints) == ["girl", "gray car", "green coat"]
+    assert "yellow" not in summary(state, words)

@@ -272,3 +272,20 @@ def test_pages_turned_down_do_not_fade_what_was_said():
     assert len(state.passed) == 50
     # a turn that does say something still ages the older words
     assert weights(say(state, "long"))["red"] < 1.0
+
+
+# --- a change said without a noun goes to the main subject -------------------------------------
+
+PHOTOS = load_vocabulary("photos")
+
+
+def test_make_it_green_changes_the_main_subject_of_a_two_object_request():
+    state = apply_turn(QueryState(), vocabulary=PHOTOS,
+                       propositions=[P("girl"), P("yellow coat"), P("gray car")])
+    state = apply_turn(state, vocabulary=PHOTOS, propositions=[P("green")])
+    assert labels(state) == ["girl", "green coat", "gray car"]
+
+
+def test_a_bare_colour_is_still_replaced_where_there_is_one():
+    assert labels(talk(["dress", "yellow", "black belt"], ["green"])) == [
+        "dress", "green", "black belt"]
