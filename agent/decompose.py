@@ -340,11 +340,16 @@ def _negation_at(words: list[str], i: int) -> int:
     """How many words a negation cue starting at words[i] spans (0: none)."""
     if words[i] == "less" and i + 1 < len(words) and words[i + 1] not in _FUNCTION:
         return 0  # "less revealing" is a degree of its own (see _attributes), not a negation
-    for cue in _NEGATIONS:
-        cue_words = cue.split()
+    for cue_words in _CUES_BY_FIRST.get(words[i], ()):
         if words[i:i + len(cue_words)] == cue_words:
             return len(cue_words)
     return 0
+
+
+# the negation cues by their first word, in _NEGATIONS' order (a turn reads every word)
+_CUES_BY_FIRST: dict[str, list[list[str]]] = {}
+for _cue in _NEGATIONS:
+    _CUES_BY_FIRST.setdefault(_cue.split()[0], []).append(_cue.split())
 
 
 def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False,

@@ -105,6 +105,9 @@ class Vocabulary:
     comparatives: tuple[Comparative, ...] = ()  # changes relative to an image on screen
     source: str = ""  # the file it was read from
     _table: dict = field(default_factory=dict, repr=False, compare=False)
+    # phrase -> (canonical, slot): a turn asks of the same words many times (the decomposer
+    # reads each word for verbs, phrases, binding); bounded, since free text is unbounded
+    _readings: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         table: dict[str, tuple[str, str]] = {}
@@ -255,6 +258,14 @@ class Vocabulary:
         return None
 
     def _analyse(self, text: str) -> tuple[str, str | None]:
+        found = self._readings.get(text)
+        if found is None:
+            if len(self._readings) > 20_000:
+                self._readings.clear()
+            found = self._readings[text] = self._analyse_uncached(text)
+        return found
+
+    def _analyse_uncached(self, text: str) -> tuple[str, str | None]:
         phrase = normalize(text)
         found = self._lookup(phrase)
         if found:
