@@ -328,12 +328,33 @@ def _clause(chunk: str, polarity: int, vocabulary: Vocabulary, bind: bool = Fals
             if polarity < 0 and negated_phrases:
                 polarity = 1
         elif word in _CONNECTIVES:
-            flush()
+            if not _shares_noun(phrase, words[i + 1:], vocabulary):
+                flush()
         else:
             phrase.append(word)
         i += 1
     flush()
     return out, polarity < 0
+
+
+def _shares_noun(phrase: list[str], rest: list[str], vocabulary: Vocabulary) -> bool:
+    """Whether "and" joins two values of one slot that share the noun after them: "white and
+    black logo" is one logo in two colours, "a blue and white head" one head; "red and blue"
+    with no noun after it stays two values."""
+    content = [w for w in phrase if w not in _FUNCTION]
+    if not content or not rest:
+        return False
+    slots = {vocabulary.slot_of(w) for w in content}
+    if len(slots) != 1 or None in slots or slots & vocabulary.heads:
+        return False
+    slot = slots.pop()
+    j = 0
+    while j < len(rest) and vocabulary.slot_of(rest[j]) == slot:
+        j += 1
+    after = rest[j] if j < len(rest) else ""
+    return (j > 0 and after[:1].isalpha() and after not in _FUNCTION
+            and after not in _CLAUSE_OPENERS and after not in _CONNECTIVES
+            and vocabulary.slot_of(after) is None and vocabulary.slot_named(after) is None)
 
 
 def _negation_at(words: list[str], i: int) -> int:

@@ -401,7 +401,12 @@ class Vocabulary:
                 if (slot is None and last_slot is not None and last_slot not in self.heads
                         and not subject
                         and all(later not in self.heads for _, later in run[at + 1:])):
-                    merged[-1] = (f"{self.canonical(last)} {spelling}", None)
+                    # every value of that slot right before it ("white black logo")
+                    first = len(merged) - 1
+                    while first > 0 and merged[first - 1][1] == last_slot:
+                        first -= 1
+                    said = [self.canonical(s) for s, _ in merged[first:]]
+                    merged[first:] = [(" ".join([*said, spelling]), None)]
                     continue
                 # unknown words glue onto what follows ("leather" + "strap", "leather" + "bag")
                 if (last_slot is None and last not in self._names

@@ -85,6 +85,9 @@ STORIES = [
     ("a sleeveless black top", ["sleeveless", "black", "top"]),
     ("a dress with a brown leather strap", ["dress", "brown leather strap"]),
     ("a yellow dress with a black belt", ["dress", "yellow", "black belt"]),
+    # two colours joined by "and" share the noun after them
+    ("an orange shirt with a white and black logo", ["shirt", "orange", "white black logo"]),
+    ("red and blue", ["red", "blue"]),
     ("a red leather bag", ["leather bag", "red"]),
     ("a 2-piece suit", ["2-piece suit"]),
     # an unknown adjective before known ones belongs to the noun after them

@@ -17,7 +17,10 @@ from agent.understand import understand
 from retrievers.vocabularies import load_vocabulary
 
 DEV_SET = Path(__file__).parent.parent / "data" / "dialogue_dev.jsonl"
-FLOOR = 0.80  # measured 0.811 (287 of 354) on 2026-12-02
+# Labelled the same way from other sentences after the rules were tuned on DEV_SET, and never
+# tuned on: its rate is the honest one (tests/data/README.md)
+HELD_OUT = Path(__file__).parent.parent / "data" / "dialogue_heldout.jsonl"
+FLOOR = 0.82  # measured 0.825 (292 of 354) on 2026-12-02
 SIGN = {1: "+", -1: "-", 0: "0"}
 
 
@@ -38,9 +41,9 @@ def labelled(line: dict) -> dict:
             "relative": sorted(line["relative"])}
 
 
-def misses() -> tuple[int, list[tuple[dict, dict]]]:
+def misses(path: Path = DEV_SET) -> tuple[int, list[tuple[dict, dict]]]:
     vocabularies = {name: load_vocabulary(name) for name in ("demo", "photos")}
-    lines = [json.loads(text) for text in DEV_SET.read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(text) for text in path.read_text(encoding="utf-8").splitlines()]
     wrong = [(line, read(line, vocabularies)) for line in lines
              if read(line, vocabularies) != labelled(line)]
     return len(lines), wrong
@@ -60,7 +63,9 @@ def test_the_development_set_reads_at_least_as_well_as_last_measured():
 
 
 if __name__ == "__main__":
-    total, wrong = misses()
+    import sys
+
+    total, wrong = misses(HELD_OUT if "--held-out" in sys.argv else DEV_SET)
     for line, got in wrong:
         want = labelled(line)
         print(line["id"], repr(line["text"]),
