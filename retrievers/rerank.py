@@ -157,12 +157,33 @@ class SoftLogicReranker:
                        else np.ones(len(images.liked), np.float32))
             total += w.liked * (seen @ images.liked.T) @ (weights / weights.sum())
         if len(images.disliked):
-            total -= w.disliked * (seen @ images.disliked.T).max(axis=1)
+            total -= w.disliked * _rejection(seen @ images.disliked.T, evidence)
         if images.reference is not None:
             total += w.reference * (seen @ images.reference)
         if first_stage is not None:
             total += w.first_stage * first_stage
         return total, evidence
+
+
+def _rejection(similarity: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+    """How much each candidate is like a rejected image, beyond what the request explains.
+
+    A rejected image that meets the request ("not 3" when 3 is as asked) says its *look* is
+    wrong, not what was asked: every other candidate that meets the request resembles it as
+    much, the one in mind included. So a candidate is pushed only by how much more it
+    resembles the rejected image than the typical candidate meeting the request does (their
+    median similarity to it), and never below zero. Measured with the simulated shopper
+    against the plain largest similarity, same code otherwise: rejections that moved the target
+    down 26 of 80 -> 20 of 74 (seed 0, 100 episodes); Hits@10 at turns 5 / 10 and found at top
+    1: seed 0 0.81 / 0.98 / 0.94 -> 0.77 / 0.99 / 0.98, seed 2 (200 episodes) 0.795 / 0.955 /
+    0.885 -> 0.80 / 0.96 / 0.895 (turn 5 within noise, found better on both).
+    """
+    fits = (evidence >= SATISFIED).all(axis=1) if evidence.shape[1] else np.ones(
+        len(similarity), bool)
+    if fits.sum() < 2:
+        return similarity.max(axis=1)
+    typical = np.median(similarity[fits], axis=0)
+    return np.clip(similarity - typical, 0.0, None).max(axis=1)
 
 
 class CrossEncoderReranker:

@@ -115,3 +115,32 @@ def test_the_evidence_says_how_far_each_image_meets_each_proposition():
     assert NAMES[int(np.argmax(scores))] in {"red dress", "red skirt"}
     assert SoftLogicReranker(ContrastScorer(WordEncoder())).scores_with_evidence(
         VECTORS, [])[1].shape == (len(NAMES), 0)
+
+
+def test_rejecting_one_image_that_fits_pushes_its_lookalikes_not_every_one_that_fits():
+    # four pictures: three red dresses (two with one look, one with another) and a blue dress;
+    # the person asked for red and says "not 1" of a red dress: its look is wrong, not red
+    look_a, look_b = np.eye(2, dtype=np.float32)
+
+    def picture(words, look):
+        v = np.concatenate([embed(words), 0.8 * look])
+        return v / np.linalg.norm(v)
+
+    class PaddedEncoder:
+        def encode_texts(self, texts):
+            return np.stack([np.concatenate([embed(t.split()), np.zeros(2, np.float32)])
+                             for t in texts])
+
+    rejected = picture(["red", "dress"], look_a)  # never a candidate again (engine.retrieve)
+    names = ["its twin in looks", "red dress, other look", "blue dress"]
+    vectors = np.stack([picture(["red", "dress"], 0.9 * look_a + 0.1 * look_b),
+                        picture(["red", "dress"], look_b), picture(["blue", "dress"], look_b)])
+    # a rejection weighed heavily, as several rejections of one look add up to
+    reranker = SoftLogicReranker(ContrastScorer(PaddedEncoder(), temperature=10.0),
+                                 RerankWeights(disliked=20.0))
+    scores = reranker.scores(vectors, [wanted("red", "blue", "green")],
+                             ImageTerms(disliked=rejected[None]))
+    order = [names[i] for i in np.argsort(-scores, kind="stable")]
+    assert order[0] == "red dress, other look"
+    assert order.index("its twin in looks") > order.index("red dress, other look")
+    assert order[-1] == "blue dress"  # rejecting a red one does not make blue wanted
