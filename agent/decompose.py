@@ -92,6 +92,7 @@ image images picture pictures photo photos pic pics shot shots item items versio
 style styled preferably ideally definitely exactly
 color colour colors colours colored coloured
 thats that's arent dont don't doesnt doesn't isnt u ur ya way anymore tbh rn lol
+there's here's they're we're you're he's she's who's alone together
 guess think suppose mean meant
 put puts add adds change changed changes replace replaced target desired pictured
 """.split())  # noqa: SIM905 (a word list reads better as text)
@@ -110,6 +111,10 @@ _OWN_BODY = re.compile(
     r"\b(?:his|her|its|their|my|your)\s+(?:own\s+)?(?:teeth|tooth|mouth|lips?|tongue|legs?|"
     r"arms?|hands?|feet|foot|paws?|face|eyes?|nose|ears?|head|hair|lap|knees?|fingers?|"
     r"shoulders?|back|neck|tail|wings?|beak|body)\b")
+# Adverbs of degree or manner ("partially eaten", "completely covered"): long -ly words with
+# an adverb's suffix; short or adjectival ones ("curly", "lovely", "frilly") are left alone.
+_ADVERB = re.compile(r"\b[a-z]{4,}(?:ally|ously|ively|fully|ently|antly|ately|etely|emely|"
+                     r"ightly|ghtly)\b(?=\s+[a-z])")
 # (pattern, whether the target must name a slot): "any color" revokes, "any dress" does not
 _REVOCATIONS = (
     (r"(?P<x>.+?) (?:is|are) (?:fine|ok|okay|alright|all right|allowed|acceptable|good)"
@@ -146,6 +151,7 @@ _IDIOMS = (
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
     clean = _OWN_BODY.sub(" ", _LOCATION.sub(" ", _respelled(normalize(text), vocabulary)))
+    clean = _ADVERB.sub(" ", clean)
     clean, relative = _comparatives(clean, vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
@@ -212,11 +218,29 @@ def _comparatives(text: str, vocabulary: Vocabulary) -> tuple[str, list[Proposit
     found: list[Proposition] = []
 
     def take(match: re.Match) -> str:
+        if _names_a_part(text[match.end():], vocabulary):
+            return match.group()  # "darker lace": the lace is darker, not the picture
         found.append(Proposition(text=names[match.group()], polarity=1, said=match.group(),
                                  relative=True))
         return " "
 
     return pattern.sub(take, text), found
+
+
+def _names_a_part(rest: str, vocabulary: Vocabulary) -> bool:
+    """Whether the words after a comparative name a thing the vocabulary does not know, past
+    any attributes ("darker lace", "darker black fur"): the comparative then describes that
+    part, as free text, not the whole picture ("darker and longer", "a darker blue dress")."""
+    for word in rest.split():
+        word = word.strip(",.;:!?")
+        slot = vocabulary.slot_of(word)
+        if slot is not None and slot not in vocabulary.heads:
+            continue
+        return (slot is None and word[:1].isalpha() and word not in _FUNCTION
+                and word not in _CLAUSE_OPENERS and word not in _CONNECTIVES
+                and word not in _NEGATION_WORDS and vocabulary.slot_named(word) is None
+                and word not in verb_forms() and word not in _DEGREES)
+    return False
 
 
 @functools.lru_cache(maxsize=8)

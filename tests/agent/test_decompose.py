@@ -88,6 +88,10 @@ STORIES = [
     # two colours joined by "and" share the noun after them
     ("an orange shirt with a white and black logo", ["shirt", "orange", "white black logo"]),
     ("red and blue", ["red", "blue"]),
+    # a comparative before a part the vocabulary does not know describes that part
+    ("has darker lace", ["darker lace"]),
+    # adverbs of degree go, the words they qualify stay
+    ("a partially eaten sandwich", ["eaten sandwich"]),
     ("a red leather bag", ["leather bag", "red"]),
     ("a 2-piece suit", ["2-piece suit"]),
     # an unknown adjective before known ones belongs to the noun after them
