@@ -255,6 +255,129 @@ def move_of(text: str) -> Understanding | None:
     return None
 
 
+# -- moves by their cue words: a turn with no content left --------------------------------------
+# The grammar above reads the moves people are expected to make. A turn it does not match but
+# that says nothing about the thing (every word a function word, a hedge, a rank or a cue of
+# a move) is still a move, and its cue words say which: "gimme the ones before that, they
+# were better" has no content and "before" and "better" are undo cues. A single unknown word
+# keeps the turn a refinement, where it is shown as free text: a miss stays visible.
+_CUES = {
+    "found": frozenset("""found bingo jackpot winner nailed exactly perfect mine take taking pick
+        picking choose choosing chosen go going with one it that's thats this is yes yess yesss
+        yay finally got done stop literally wanted want looking after yep yeah omg have having
+        spot on""".split()),  # noqa: SIM905
+    "undo": frozenset("""undo undone undoo revert reverse back previous before earlier cancel
+        worse mistake oops whoops scratch scrap restore put last step ignore forget mean meant
+        message said return preferred prefer closer better rewind ctrl z""".split()),  # noqa: SIM905
+    "question": frozenset("""why what whats what's how where which remember know filters filter
+        constraints memory searching looking asked difference diff differ different compare vs
+        versus doing explain summarise summarize summary active tell said end ended even list
+        between btw made choose think want after""".split()),  # noqa: SIM905
+    "page": frozenset("""none no nope nah nothing other others different else next another new
+        more keep going again wrong elsewhere further alternatives options rest try trying
+        show see seeing look looking any anything something not these those them off bad close
+        missed miss skip luck em coming load lot batch set round work working feeling rubbish
+        meh go on continue scroll moving along page matches match""".split()),  # noqa: SIM905
+    "chat": frozenset("""thanks thank thx ty ta cheers hi hello hey hiya yo ok okay k cool nice
+        great awesome lovely brilliant sweet sure alright right hmm hm um uh ah oh ooh lol haha
+        wow neat good fine bye goodbye morning sec moment brb sorry distracted think""".split()),  # noqa: SIM905
+}
+# Words that carry no content in a move: pronouns, auxiliaries, particles, politeness.
+_MOVE_FILLER = frozenset("""a an the i i'm im i've ive i'd id me my we us our you u ur your it it's
+    its is are was were be been am do does did done can could would should will shall may might
+    must have has had got get gets give gimme show showing let lets let's to of in on at for from
+    by up down out over about as so and or but then than there here that those this these they
+    them their please pls plz just maybe perhaps really very quite bit little so much too also
+    now still yet again ones one stuff things thing lot all some any result results image
+    images picture pictures pic pics photo photos option options page item items pls thx
+    made makes make looks look seems seem what's whats that's thats isn't aren't don't dont
+    doesn't didn't wasn't weren't not na number no image result picture photo option ten i'll
+    ill we'll wait actually oh ooh ugh argh omg atm rn btw me come came there's theres here's""".split())  # noqa: SIM905
+_QUESTION_WORDS = ("why", "what", "whats", "what's", "how", "where", "which")
+
+
+def _move_by_cues(text: str, shown: int) -> Understanding | None:
+    """The move of a turn without content, read from its cue words (see above); None when a
+    word is content or no cue decides."""
+    tidy = _tidy(_HEDGES.sub("", text))
+    words = re.findall(r"#?\d+(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)?", tidy)
+    if not words:
+        return None
+    ranks, unknown = [], []
+    cue_words = set().union(*_CUES.values())
+    for i, word in enumerate(words):
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if re.fullmatch(r"#?\d+(?:st|nd|rd|th)?", word):
+            ranks.append(_rank_of(word))
+        elif word in ORDINALS:
+            ranks.append(ORDINALS[word])
+        elif word == "last" and (after in ("", "one", *_RESULT_WORDS)) and i and words[i - 1] == "the":
+            ranks.append(-1)  # "the last one"; "my last message" is no rank
+        elif word not in cue_words and word not in _MOVE_FILLER:
+            unknown.append(word)
+    said = set(words)
+    asks = (words[0] in _QUESTION_WORDS or words[0] in _ASKING or text.rstrip().endswith("?")
+            or bool(said & {"how come", "why'd", "whys"}))
+    # "why no red ones?", "where did the dogs go?": the content is what is asked about
+    suggests = said & {"try", "show", "give", "make", "get", "find"}  # "why not try black"
+    if asks and not suggests and (said & {"why", "why'd", "where"} or "how come" in tidy) and (
+            said & _ABSENT or re.search(r"n't\b|\bnt\b", tidy)) and len(unknown) <= 4:
+        topic = " ".join(unknown) or " ".join(w for w in words if w not in _MOVE_FILLER
+                                              and w not in cue_words)
+        if topic and not ranks:
+            return Understanding(act="question", question="why-not", topic=topic)
+    if unknown:
+        return None  # content: a request
+    if asks:
+        if len(ranks) >= 2 and said & {"difference", "diff", "differ", "different", "compare",
+                                       "vs", "versus"}:
+            return Understanding(act="question", question="compare", about=ranks[0],
+                                 other=ranks[1])
+        if len(ranks) == 1:
+            return Understanding(act="question", question="why", about=ranks[0])
+        if said & {"remember", "know", "filters", "filter", "constraints", "memory", "want",
+                   "searching", "looking", "asked", "said", "search", "think", "after",
+                   "summarise", "summarize", "summary", "active", "remind"}:
+            return Understanding(act="question", question="memory")
+    found_cues = said & _CUES["found"] - {"it", "one", "is", "this", "that's", "thats", "with",
+                                          "go", "going", "yes", "yess", "yesss", "yay"}
+    if ranks and said & {"it", "its", "it's"} and said & {"is", "it's", "its"}:
+        found_cues.add("it")  # "the third one is it"
+    denied = said & {"not", "no", "nope", "nah", "never", "wrong", "isnt", "isn't", "aren't",
+                     "arent", "don't", "dont", "doesn't", "doesnt"}  # "4 is not it"
+    if found_cues and not denied and (ranks or said & {"found", "bingo", "jackpot", "nailed",
+                                                       "exactly", "perfect", "winner"}):
+        return Understanding(act="found", found=ranks[0] if ranks else 1)
+    if ranks:
+        return None  # "3 please", "not 2": picks, read by interpret
+    if said & _CUES["undo"] - {"last", "put", "step", "better", "closer", "prefer"}:
+        return Understanding(act="undo")
+    chat = said & _CUES["chat"]
+    page = said & _CUES["page"]
+    if page - _WEAK_PAGE or (page and not chat):
+        return Understanding(act="page")
+    if chat:
+        kind = ("thanks" if said & {"thanks", "thank", "thx", "ty", "ta", "cheers"}
+                else "greeting" if said & {"hi", "hello", "hey", "hiya", "yo", "morning"}
+                else "ack")
+        return Understanding(act="chat", chat=kind)
+    return None
+
+
+# words that open a question without a question word ("explain 3", "tell me how 8 and 9 differ")
+_ASKING = frozenset({"explain", "tell", "remind", "summarise", "summarize", "is", "are", "does",
+                     "do", "can", "could"})
+# what a why-not question asks about is missing: "why no…", "where did the … go"
+_ABSENT = frozenset({"no", "not", "none", "nothing", "any", "anything", "gone", "go", "went",
+                     "disappeared", "missing", "isnt", "arent", "dont"})
+_RESULT_WORDS = ("image", "result", "picture", "photo", "pic", "option", "item")
+# page cues too common to decide against a remark ("ooh these are lovely" is a remark)
+_WEAK_PAGE = frozenset({"these", "those", "them", "not", "any", "anything", "something", "show",
+                        "see", "seeing", "look", "looking", "try", "trying", "go", "on", "set",
+                        "round", "work", "working", "feeling", "match", "matches", "coming",
+                        "load", "close", "off", "bad", "lot"})
+
+
 def strip_frames(text: str) -> str:
     """A request without its question/politeness frame and hedges: "do you have any red
     ones?" -> "red ones?", "kinda like 6 i guess, but darker" -> "like 6, but darker". A frame
@@ -269,7 +392,7 @@ def understand(text: str, shown: int) -> Understanding:
     """The act of a turn; for a refinement also its references and the text to decompose.
 
     Raises interpret.UnknownReference when the turn points at a rank that is not shown."""
-    move = move_of(text)
+    move = move_of(text) or _move_by_cues(text, shown)
     if move is not None:
         for rank in (move.found, move.about, move.other):
             if rank is not None and rank != -1 and not 1 <= rank <= shown:

@@ -231,3 +231,24 @@ def test_make_it_green_recolours_the_main_subject_of_a_photo_request():
         state = apply_turn(state, vocabulary=words, propositions=decompose(turn.text, words))
     assert sorted(c.text for c in state.constraints) == ["girl", "gray car", "green coat"]
     assert "yellow" not in summary(state, words)
+
+
+@pytest.mark.parametrize("said, act", [
+    # turns the grammar was not written for, read by their cue words (no content in them)
+    ("rubbish, next", "page"), ("keep em coming", "page"), ("no luck... more", "page"),
+    ("ugh that's worse, go back", "undo"), ("scrap that last bit", "undo"),
+    ("actually ignore my last message", "undo"),
+    ("ooh the third one is it", "found"), ("oh wait 3 is perfect actually", "found"),
+    ("what are you looking for atm", "question"), ("explain 3", "question"),
+    ("ta", "chat"), ("brb", "chat"), ("ooh these are lovely", "chat"),
+    # ...and content keeps a turn a request, however move-like its words
+    ("why not try black", "refine"), ("4 is not it", "refine"), ("more, but no patterns", "refine"),
+    ("go back to dresses", "refine"), ("next, and no more dogs pls", "refine"),
+])
+def test_moves_said_in_words_no_rule_lists_are_read_by_their_cues(said, act):
+    assert understand(said, 10).act == act
+
+
+def test_a_why_not_question_names_what_is_missing():
+    turn = understand("how come there's no polka dots?", 10)
+    assert (turn.act, turn.question, turn.topic) == ("question", "why-not", "polka dots")
