@@ -47,6 +47,7 @@ class Lexicon(Protocol):
     Protocol rather than an import keeps memory free of any one world's words."""
 
     slot_order: tuple[str, ...]
+    heads: frozenset[str]  # slots that name the thing itself (garment, animal), not a property
 
     def normalize(self, text: str) -> str: ...
     def canonical(self, text: str) -> str: ...
@@ -216,7 +217,11 @@ def _rebind(constraints: list[Constraint], new: Constraint, turn: int,
     if any(c.slot == new.slot and c.polarity > 0 for c in constraints):
         return None
     for i, c in enumerate(constraints):
-        if c.polarity <= 0 or c.turn >= turn or vocabulary.canonical(c.text) != c.text:
+        # a phrase about a thing ("yellow coat", "gray car"), never a property that holds a
+        # colour of its own ("white striped" is the stripes' colour, not the garment's)
+        bound = c.slot is None or c.slot in vocabulary.heads
+        if (c.polarity <= 0 or c.turn >= turn or not bound
+                or vocabulary.canonical(c.text) != c.text):
             continue
         words = c.text.split()
         hits = [j for j, w in enumerate(words) if vocabulary.slot_of(w) == new.slot]

@@ -289,3 +289,9 @@ def test_make_it_green_changes_the_main_subject_of_a_two_object_request():
 def test_a_bare_colour_is_still_replaced_where_there_is_one():
     assert labels(talk(["dress", "yellow", "black belt"], ["green"])) == [
         "dress", "green", "black belt"]
+
+
+def test_a_colour_added_to_a_coloured_pattern_is_the_garments_own():
+    # "white stripes" then "make it orange": an orange garment with white stripes
+    assert labels(talk(["dress", "white striped"], ["orange"])) == [
+        "dress", "white striped", "orange"]
