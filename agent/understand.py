@@ -268,7 +268,7 @@ _CUES = {
         spot on""".split()),  # noqa: SIM905
     "undo": frozenset("""undo undone undoo revert reverse back previous before earlier cancel
         worse mistake oops whoops scratch scrap restore put last step ignore forget mean meant
-        message said return preferred prefer closer better rewind ctrl z""".split()),  # noqa: SIM905
+        return preferred prefer closer better rewind ctrl z go going went take bring""".split()),  # noqa: SIM905
     "question": frozenset("""why what whats what's how where which remember know filters filter
         constraints memory searching looking asked difference diff differ different compare vs
         versus doing explain summarise summarize summary active tell said end ended even list
@@ -292,7 +292,8 @@ _MOVE_FILLER = frozenset("""a an the i i'm im i've ive i'd id me my we us our yo
     images picture pictures pic pics photo photos option options page item items pls thx
     made makes make looks look seems seem what's whats that's thats isn't aren't don't dont
     doesn't didn't wasn't weren't not na number no image result picture photo option ten i'll
-    ill we'll wait actually oh ooh ugh argh omg atm rn btw me come came there's theres here's""".split())  # noqa: SIM905
+    ill we'll wait actually oh ooh ugh argh omg atm rn btw me come came there's theres here's
+    message""".split())  # noqa: SIM905
 _QUESTION_WORDS = ("why", "what", "whats", "what's", "how", "where", "which")
 
 
@@ -317,7 +318,7 @@ def _move_by_cues(text: str, shown: int) -> Understanding | None:
             unknown.append(word)
     said = set(words)
     asks = (words[0] in _QUESTION_WORDS or words[0] in _ASKING or text.rstrip().endswith("?")
-            or bool(said & {"how come", "why'd", "whys"}))
+            or "why'd" in said)
     # "why no red ones?", "where did the dogs go?": the content is what is asked about
     suggests = said & {"try", "show", "give", "make", "get", "find"}  # "why not try black"
     if asks and not suggests and (said & {"why", "why'd", "where"} or "how come" in tidy) and (
@@ -350,7 +351,12 @@ def _move_by_cues(text: str, shown: int) -> Understanding | None:
         return Understanding(act="found", found=ranks[0] if ranks else 1)
     if ranks:
         return None  # "3 please", "not 2": picks, read by interpret
-    if said & _CUES["undo"] - {"last", "put", "step", "better", "closer", "prefer"}:
+    undo = said & _CUES["undo"] - {"last", "put", "step", "better", "closer", "prefer", "go",
+                                   "going", "went", "take", "bring", "back"}
+    # "back" moves only with a verb of motion ("go back", "take it back"): "has no back" is a
+    # shoe's back
+    if undo or ("back" in said and said & {"go", "going", "went", "take", "bring", "put",
+                                           "step"}):
         return Understanding(act="undo")
     chat = said & _CUES["chat"]
     page = said & _CUES["page"]
@@ -365,8 +371,7 @@ def _move_by_cues(text: str, shown: int) -> Understanding | None:
 
 
 # words that open a question without a question word ("explain 3", "tell me how 8 and 9 differ")
-_ASKING = frozenset({"explain", "tell", "remind", "summarise", "summarize", "is", "are", "does",
-                     "do", "can", "could"})
+_ASKING = frozenset({"explain", "tell", "remind", "summarise", "summarize"})
 # what a why-not question asks about is missing: "why no…", "where did the … go"
 _ABSENT = frozenset({"no", "not", "none", "nothing", "any", "anything", "gone", "go", "went",
                      "disappeared", "missing", "isnt", "arent", "dont"})

@@ -244,6 +244,8 @@ def test_make_it_green_recolours_the_main_subject_of_a_photo_request():
     # ...and content keeps a turn a request, however move-like its words
     ("why not try black", "refine"), ("4 is not it", "refine"), ("more, but no patterns", "refine"),
     ("go back to dresses", "refine"), ("next, and no more dogs pls", "refine"),
+    # FashionIQ and Shoes feedback whose words look like moves: a shoe's back, a printed message
+    ("has no back", "refine"), ("is with a message", "refine"),
 ])
 def test_moves_said_in_words_no_rule_lists_are_read_by_their_cues(said, act):
     assert understand(said, 10).act == act
