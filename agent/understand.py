@@ -327,8 +327,9 @@ def _move_by_cues(text: str, shown: int) -> Understanding | None:
                                               and w not in cue_words)
         if topic and not ranks:
             return Understanding(act="question", question="why-not", topic=topic)
-    if unknown:
-        return None  # content: a request
+    moving = said & {"go", "going", "went", "take", "bring", "put", "step"}
+    if unknown or ("back" in said and not moving):
+        return None  # content: a request ("has no back" is a shoe's back, not a step back)
     if asks:
         if len(ranks) >= 2 and said & {"difference", "diff", "differ", "different", "compare",
                                        "vs", "versus"}:
@@ -353,10 +354,7 @@ def _move_by_cues(text: str, shown: int) -> Understanding | None:
         return None  # "3 please", "not 2": picks, read by interpret
     undo = said & _CUES["undo"] - {"last", "put", "step", "better", "closer", "prefer", "go",
                                    "going", "went", "take", "bring", "back"}
-    # "back" moves only with a verb of motion ("go back", "take it back"): "has no back" is a
-    # shoe's back
-    if undo or ("back" in said and said & {"go", "going", "went", "take", "bring", "put",
-                                           "step"}):
+    if undo or "back" in said:  # with a verb of motion, as checked above
         return Understanding(act="undo")
     chat = said & _CUES["chat"]
     page = said & _CUES["page"]
