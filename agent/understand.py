@@ -275,8 +275,8 @@ _CUES = {
         between btw made choose think want after""".split()),  # noqa: SIM905
     "page": frozenset("""none no nope nah nothing other others different else next another new
         more keep going again wrong elsewhere further alternatives options rest try trying
-        show see seeing look looking any anything something not these those them off bad close
-        missed miss skip luck em coming load lot batch set round work working feeling rubbish
+        show see seeing look looking any anything something not these those them off bad
+        missed miss skip luck em coming load lot batch set work working feeling rubbish
         meh go on continue scroll moving along page matches match""".split()),  # noqa: SIM905
     "chat": frozenset("""thanks thank thx ty ta cheers hi hello hey hiya yo ok okay k cool nice
         great awesome lovely brilliant sweet sure alright right hmm hm um uh ah oh ooh lol haha
@@ -377,8 +377,8 @@ _RESULT_WORDS = ("image", "result", "picture", "photo", "pic", "option", "item")
 # page cues too common to decide against a remark ("ooh these are lovely" is a remark)
 _WEAK_PAGE = frozenset({"these", "those", "them", "not", "any", "anything", "something", "show",
                         "see", "seeing", "look", "looking", "try", "trying", "go", "on", "set",
-                        "round", "work", "working", "feeling", "match", "matches", "coming",
-                        "load", "close", "off", "bad", "lot"})
+                        "work", "working", "feeling", "match", "matches", "coming", "load",
+                        "off", "bad", "lot"})
 
 
 def strip_frames(text: str) -> str:

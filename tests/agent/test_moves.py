@@ -246,6 +246,8 @@ def test_make_it_green_recolours_the_main_subject_of_a_photo_request():
     ("go back to dresses", "refine"), ("next, and no more dogs pls", "refine"),
     # FashionIQ and Shoes feedback whose words look like moves: a shoe's back, a printed message
     ("has no back", "refine"), ("is with a message", "refine"),
+    # a ChatIR question-answer line: "close" and "round" describe the picture
+    ("is it a close up? yes", "refine"), ("is it round? no", "refine"),
 ])
 def test_moves_said_in_words_no_rule_lists_are_read_by_their_cues(said, act):
     assert understand(said, 10).act == act
