@@ -236,11 +236,17 @@ def _names_a_part(rest: str, vocabulary: Vocabulary) -> bool:
         slot = vocabulary.slot_of(word)
         if slot is not None and slot not in vocabulary.heads:
             continue
-        return (slot is None and word[:1].isalpha() and word not in _FUNCTION
-                and word not in _CLAUSE_OPENERS and word not in _CONNECTIVES
-                and word not in _NEGATION_WORDS and vocabulary.slot_named(word) is None
+        return (_unknown_noun(word, vocabulary) and word not in _NEGATION_WORDS
                 and word not in verb_forms() and word not in _DEGREES)
     return False
+
+
+def _unknown_noun(word: str, vocabulary: Vocabulary) -> bool:
+    """Whether a word can name a thing the vocabulary does not know: a word of content, not
+    of English grammar, and neither a value nor a slot name of the vocabulary."""
+    return (word[:1].isalpha() and word not in _FUNCTION and word not in _CLAUSE_OPENERS
+            and word not in _CONNECTIVES and vocabulary.slot_of(word) is None
+            and vocabulary.slot_named(word) is None)
 
 
 @functools.lru_cache(maxsize=8)
@@ -375,10 +381,7 @@ def _shares_noun(phrase: list[str], rest: list[str], vocabulary: Vocabulary) -> 
     j = 0
     while j < len(rest) and vocabulary.slot_of(rest[j]) == slot:
         j += 1
-    after = rest[j] if j < len(rest) else ""
-    return (j > 0 and after[:1].isalpha() and after not in _FUNCTION
-            and after not in _CLAUSE_OPENERS and after not in _CONNECTIVES
-            and vocabulary.slot_of(after) is None and vocabulary.slot_named(after) is None)
+    return j > 0 and j < len(rest) and _unknown_noun(rest[j], vocabulary)
 
 
 def _negation_at(words: list[str], i: int) -> int:
@@ -428,9 +431,9 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
     (a comma), so only the things remain. A word is a verb where English puts one:
     - an unknown -ing word, or a form of a listed verb (agent.verbs), right after a noun (a
       word outside the vocabulary, or a head value: "cat sleeping"), after "is"/"are", a
-      comma, or "and"/"while" ("sitting and eating pizza"); a listed form other than -ing must also be followed by a function word
-      or nothing ("rides a", "filled with", "written on it"), since "coffee mugs" or
-      "surfer rides" alone could be nouns;
+      comma, or "and"/"while" ("sitting and eating pizza"); a listed form other than -ing
+      must also be followed by a function word or nothing ("rides a", "filled with",
+      "written on it"), since "coffee mugs" or "surfer rides" alone could be nouns;
     - a listed verb's base form that opens a clause ("place books", "put the batter").
     After an article or an attribute the same word is a noun or an adjective and stays: "the
     railing", "purple frosting", "a framed mirror", "a floating bin"."""
@@ -438,20 +441,24 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
     words = text.split()
     kept: list[str] = []
     for i, word in enumerate(words):
+        ing = len(word) > 5 and word.endswith("ing")
+        # most words cannot be a verb: no need to read them or their neighbours
+        if (not (ing or word in forms or word in BASES) or word in ING_NOUNS
+                or word in _FUNCTION or word in _NEGATION_WORDS
+                or vocabulary.slot_of(word) is not None):
+            kept.append(word)
+            continue
         before = kept[-1] if kept else ""
         after = words[i + 1] if i + 1 < len(words) else ""
-        known = (word in _FUNCTION or word in _NEGATION_WORDS
-                 or vocabulary.slot_of(word) is not None)
         before_slot = vocabulary.slot_of(before)
         nounish = (before not in _FUNCTION and before not in _NEGATION_WORDS
                    and before not in _DEGREES  # "more revealing" is an adjective
                    and before[:1].isalpha() and before_slot in (None, *vocabulary.heads))
         after_open = (not after or after in _FUNCTION or after in _CLAUSE_OPENERS
                       or after in _CONNECTIVES or not after[:1].isalnum())
-        ing = len(word) > 5 and word.endswith("ing") and word not in ING_NOUNS
         # after a preposition an -ing word is a gerund, a verb too ("instead of making")
         gerund = ing and before in _FUNCTION and before not in _DETERMINERS
-        verb = not known and word not in ING_NOUNS and (
+        verb = (
             gerund
             or ((ing or word in forms) and (before in _BE or before in (",", *_VERB_JOINS)
                                             or (nounish and (ing or after_open))))

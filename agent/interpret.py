@@ -63,7 +63,8 @@ _TOKEN = re.compile(
     re.IGNORECASE,
 )
 _MARKERS = ("image", "result", "picture", "photo", "pic", "number", "option", "item", "img")
-_AFTER_ORDINAL = ("one", "ones", *_MARKERS, *(m + "s" for m in _MARKERS))
+# words that may follow an ordinal that names a result ("the third one", "the last image")
+AFTER_ORDINAL = ("one", "ones", *_MARKERS, *(m + "s" for m in _MARKERS))
 # The image a comparative is measured against: "longer sleeves than 3" changes 3.
 _COMPARED_CUES = ("than", "compared to", "compared with", "relative to")
 _NEGATIVE_CUES = (
@@ -212,7 +213,7 @@ def _mention(words: list[str], i: int) -> tuple[int | None, int, bool]:
     if word == "last":
         ordinal = _LAST
     if ordinal is not None:
-        end = i + 1 if after in _AFTER_ORDINAL else i
+        end = i + 1 if after in AFTER_ORDINAL else i
         return ordinal, end, before == "the" or end > i
     if word.isdigit():
         return int(word), i, False

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from agent.interpret import ORDINALS, Turn, UnknownReference, interpret
+from agent.interpret import AFTER_ORDINAL, ORDINALS, Turn, UnknownReference, interpret
 from retrievers.vocabulary import normalize
 
 ACTS = ("refine", "page", "undo", "found", "question", "chat")
@@ -289,15 +289,17 @@ _MOVE_FILLER = frozenset("""a an the i i'm im i've ive i'd id me my we us our yo
     by up down out over about as so and or but then than there here that those this these they
     them their please pls plz just maybe perhaps really very quite bit little so much too also
     now still yet again ones one stuff things thing lot all some any result results image
-    images picture pictures pic pics photo photos option options page item items pls thx
+    images picture pictures pic pics photo photos option options page item items thx
     made makes make looks look seems seem what's whats that's thats isn't aren't don't dont
-    doesn't didn't wasn't weren't not na number no image result picture photo option ten i'll
-    ill we'll wait actually oh ooh ugh argh omg atm rn btw me come came there's theres here's
+    doesn't didn't wasn't weren't not na number no ten i'll
+    ill we'll wait actually oh ooh ugh argh omg atm rn come came there's theres here's
     message""".split())  # noqa: SIM905
 _QUESTION_WORDS = ("why", "what", "whats", "what's", "how", "where", "which")
+_CUE_WORDS = frozenset().union(*_CUES.values())
+_NUMERAL = re.compile(r"#?\d+(?:st|nd|rd|th)?")
 
 
-def _move_by_cues(text: str, shown: int) -> Understanding | None:
+def _move_by_cues(text: str) -> Understanding | None:
     """The move of a turn without content, read from its cue words (see above); None when a
     word is content or no cue decides."""
     tidy = _tidy(_HEDGES.sub("", text))
@@ -305,16 +307,16 @@ def _move_by_cues(text: str, shown: int) -> Understanding | None:
     if not words:
         return None
     ranks, unknown = [], []
-    cue_words = set().union(*_CUES.values())
     for i, word in enumerate(words):
         after = words[i + 1] if i + 1 < len(words) else ""
-        if re.fullmatch(r"#?\d+(?:st|nd|rd|th)?", word):
+        if _NUMERAL.fullmatch(word):
             ranks.append(_rank_of(word))
         elif word in ORDINALS:
             ranks.append(ORDINALS[word])
-        elif word == "last" and (after in ("", "one", *_RESULT_WORDS)) and i and words[i - 1] == "the":
+        elif (word == "last" and i and words[i - 1] == "the"
+              and (not after or after in AFTER_ORDINAL)):
             ranks.append(-1)  # "the last one"; "my last message" is no rank
-        elif word not in cue_words and word not in _MOVE_FILLER:
+        elif word not in _CUE_WORDS and word not in _MOVE_FILLER:
             unknown.append(word)
     said = set(words)
     asks = (words[0] in _QUESTION_WORDS or words[0] in _ASKING or text.rstrip().endswith("?")
@@ -324,7 +326,7 @@ def _move_by_cues(text: str, shown: int) -> Understanding | None:
     if asks and not suggests and (said & {"why", "why'd", "where"} or "how come" in tidy) and (
             said & _ABSENT or re.search(r"n't\b|\bnt\b", tidy)) and len(unknown) <= 4:
         topic = " ".join(unknown) or " ".join(w for w in words if w not in _MOVE_FILLER
-                                              and w not in cue_words)
+                                              and w not in _CUE_WORDS)
         if topic and not ranks:
             return Understanding(act="question", question="why-not", topic=topic)
     moving = said & {"go", "going", "went", "take", "bring", "put", "step"}
@@ -373,7 +375,6 @@ _ASKING = frozenset({"explain", "tell", "remind", "summarise", "summarize"})
 # what a why-not question asks about is missing: "why no…", "where did the … go"
 _ABSENT = frozenset({"no", "not", "none", "nothing", "any", "anything", "gone", "go", "went",
                      "disappeared", "missing", "isnt", "arent", "dont"})
-_RESULT_WORDS = ("image", "result", "picture", "photo", "pic", "option", "item")
 # page cues too common to decide against a remark ("ooh these are lovely" is a remark)
 _WEAK_PAGE = frozenset({"these", "those", "them", "not", "any", "anything", "something", "show",
                         "see", "seeing", "look", "looking", "try", "trying", "go", "on", "set",
@@ -391,19 +392,24 @@ def strip_frames(text: str) -> str:
     return "".join(_FRAMES.sub("", part, count=1) for part in parts)
 
 
+def _on_screen(move: Understanding, shown: int) -> Understanding:
+    """The move with its ranks checked against the page and "the last one" (-1) resolved."""
+    for rank in (move.found, move.about, move.other):
+        if rank is not None and rank != -1 and not 1 <= rank <= shown:
+            raise UnknownReference(rank, shown)
+    last = shown or 1  # "the last one"
+    return replace(move, found=last if move.found == -1 else move.found,
+                   about=last if move.about == -1 else move.about,
+                   other=last if move.other == -1 else move.other)
+
+
 def understand(text: str, shown: int) -> Understanding:
     """The act of a turn; for a refinement also its references and the text to decompose.
 
     Raises interpret.UnknownReference when the turn points at a rank that is not shown."""
-    move = move_of(text) or _move_by_cues(text, shown)
+    move = move_of(text) or _move_by_cues(text)
     if move is not None:
-        for rank in (move.found, move.about, move.other):
-            if rank is not None and rank != -1 and not 1 <= rank <= shown:
-                raise UnknownReference(rank, shown)
-        last = shown or 1  # "the last one"
-        return replace(move, found=last if move.found == -1 else move.found,
-                       about=last if move.about == -1 else move.about,
-                       other=last if move.other == -1 else move.other)
+        return _on_screen(move, shown)
     clauses = [c for c in re.split(r"(?<=[,;.!?])\s+", text.strip()) if c.strip(" ,;.!?")]
     moves = [move_of(clause) for clause in clauses]
     # "10!! that's my dress", "yes that's the one, the 4th": a found move names its rank in
@@ -414,9 +420,7 @@ def understand(text: str, shown: int) -> Understanding:
             and sum(bool(p) for p in picks) == 1
             and {m.act for m in moves if m is not None and m.act != "chat"} == {"found"}):
         rank = _rank_of(next(p.group() for p in picks if p))
-        if rank != -1 and not 1 <= rank <= shown:
-            raise UnknownReference(rank, shown)
-        return Understanding(act="found", found=shown or 1 if rank == -1 else rank)
+        return _on_screen(Understanding(act="found", found=rank), shown)
     # Several clauses that are all moves ("none of these, show me others", "perfect, 1 is
     # it"): the one that does something wins over remarks around it.
     if len(clauses) > 1 and all(m is not None for m in moves):
