@@ -21,6 +21,7 @@ evaluations that run thousands of throwaway sessions.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from dataclasses import dataclass, field, fields, replace
@@ -31,6 +32,7 @@ from agent.engine import Engine, EngineConfig
 from agent.errors import NoSuchSession, UnknownSetting
 from agent.graph import GraphOptions, build_graph
 from memory.cascade import QueryState
+from memory.session_lock import session_lock
 from memory.store import Store
 from retrievers.home import rummage_home
 from retrievers.library import Library
@@ -167,7 +169,14 @@ class Agent:
             return InMemorySaver(), None
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        conn = sqlite3.connect(self.library.folder / "checkpoints.db", check_same_thread=False)
+        conn = sqlite3.connect(self.library.folder / "checkpoints.db", check_same_thread=False,
+                               timeout=30)
+        # A turn writes one ~4 KB checkpoint, but WAL mode lets the log grow to 1,000 pages
+        # (4 MB) before folding it back, and never shrinks it: most of a long session's disk
+        # was log (session_growth.py). Fold it every 64 pages and cut it back to 512 KB.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA wal_autocheckpoint=64")
+        conn.execute("PRAGMA journal_size_limit=524288")
         return SqliteSaver(conn), Store(self.library.folder / "library.db")
 
     @classmethod
@@ -256,6 +265,7 @@ class Session:
         self.agent = agent
         self.id = session_id
         self._lock = threading.Lock()
+        self._exchanges: list[dict] = []  # the history when nothing is persisted
 
     def say(self, text: str) -> Reply:
         return self._run({"kind": "say", "text": text})
@@ -285,39 +295,65 @@ class Session:
 
     @property
     def history(self) -> list[Exchange]:
-        return [Exchange(text=h["text"], reply=self._reply(h["reply"], {}))
-                for h in self._history()]
+        """Every exchange of the session, oldest first: the store's rows (a persisted agent)
+        or this object's own list (persist=False)."""
+        store = self.agent.store
+        rows = store.turns(self.id) if store is not None else self._exchanges
+        return [Exchange(text=row["text"], reply=self._reply(row["reply"], {})) for row in rows]
 
     @property
     def last_reply(self) -> Reply | None:
-        history = self._history()  # only the last exchange's rows are read
-        return self._reply(history[-1]["reply"], {}) if history else None
-
-    def _history(self) -> list[dict]:
-        return self.agent.graph.get_state(_thread(self.id)).values.get("history", [])
+        """The reply of the last turn, from the checkpointed state (one row, not the history)."""
+        reply = self.agent.graph.get_state(_thread(self.id)).values.get("reply")
+        return self._reply(reply, {}) if reply else None
 
     def _run(self, request: dict) -> Reply:
-        with self._lock:
-            # the checkpoint this turn starts from: where an "undo" of it will return
-            now = self.agent.graph.get_state(_thread(self.id)).config
-            request = {**request, "from": now["configurable"].get("checkpoint_id")}
-            out = self.agent.graph.invoke({"request": request}, _thread(self.id))
-        reply = self._reply(out["reply"], out.get("timings", {}))
         store = self.agent.store
-        if store is not None:
-            turn = len(out.get("history", []))  # every exchange counts, messages too
-            store.record_turn(
-                self.id, turn,
-                request.get("text") or f"({request['kind']})",
+        with self._lock, self._writer():
+            config = self.agent.graph.get_state(_thread(self.id)).config
+            if store is not None and not config["configurable"].get("checkpoint_id"):
+                config = self._rebuild(store) or config
+            # the checkpoint this turn starts from: where an "undo" of it will return
+            request = {**request, "from": config["configurable"].get("checkpoint_id")}
+            # one checkpoint per turn, at its end: the steps' own checkpoints were never read
+            # (undo returns to a turn's start, which is the previous turn's end)
+            out = self.agent.graph.invoke({"request": request}, _thread(self.id),
+                                          durability="exit")
+            reply = self._reply(out["reply"], out.get("timings", {}))
+            text = request.get("text") or f"({request['kind']})"
+            if store is None:
+                self._exchanges.append({"text": text, "reply": out["reply"]})
+                return reply
+            turn = store.record_turn(
+                self.id, text,
                 [] if reply.message else _propositions(out),
                 [] if reply.message else [(r.id, r.score) for r in reply.results],
                 reply.message or reply.summary,
+                reply=out["reply"], memory=out.get("memory") or {},
             )
             if request["kind"] in ("like", "dislike"):
                 store.record_feedback(self.id, turn, request["image_id"], request["kind"])
             if out["reply"].get("found") is not None:
                 store.record_feedback(self.id, turn, out["reply"]["found"], "found")
         return reply
+
+    def _writer(self):
+        """The session's cross-process lock (memory/session_lock.py); none when nothing is
+        persisted, since then no other process can see the session."""
+        if self.agent.store is None:
+            return contextlib.nullcontext()
+        return session_lock(self.agent.library.folder, self.id)
+
+    def _rebuild(self, store) -> dict | None:
+        """A session whose checkpoints are gone (checkpoints.db deleted or replaced) but whose
+        turns the store kept: its state is the memory and reply of its last recorded turn.
+        Only the in-flight turn can be lost; undo reaches back to the rebuilt turn."""
+        last = store.last_turn(self.id)
+        if last is None:
+            return None
+        return self.agent.graph.update_state(
+            _thread(self.id), {"memory": last["memory"], "reply": last["reply"], "back": None,
+                               "said": ""}, as_node="respond")
 
     def _reply(self, data: dict, timings: dict) -> Reply:
         rows = self.agent.library.rows(r["id"] for r in data.get("results", []))

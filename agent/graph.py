@@ -19,12 +19,17 @@ every turn that changes something stores `back`, the id of the checkpoint the tu
 from (the caller passes it in the request as "from"); undo reads that checkpoint's memory,
 page and `back`, so a second undo walks one turn further. The state stays the same size
 however long the session, and nothing is lost: an undone turn is still in the history.
+
+The state is what the next turn needs and no more: the memory, the last reply (the page), undo's
+`back`, and this turn's working values. The conversation's history is not state: it is the
+store's rows (memory/store.py), appended once per turn. Carried in the state (a list with an
+`operator.add` reducer) it was rewritten in full at every checkpoint, so checkpoint bytes grew
+with the square of the session's length (issue 11: 76.6 MB after 200 turns).
 """
 
 from __future__ import annotations
 
 import inspect
-import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,7 +65,7 @@ def merge_timings(old: dict | None, new: dict) -> dict:
 class TurnState(TypedDict, total=False):
     request: dict  # this turn's input: {"kind": "say"|"like"|"dislike"|"remove", ...}
     memory: dict  # QueryState.to_dict(): replaced by each turn (no reducer: last write wins)
-    texts: list[str]  # every turn's text, for the "concat" ablation
+    texts: list[str]  # every turn's text, kept only for the "concat" ablation
     turn: dict | None  # the interpreted request: liked/disliked image ids, reference, reset, text
     propositions: list[dict]  # [{"text", "polarity"}] from the decomposer
     candidates: list[int]  # first-stage ids (FAISS order)
@@ -71,7 +76,6 @@ class TurnState(TypedDict, total=False):
     back: str | None  # checkpoint id before the last turn that changed something (for undo)
     said: str  # the words of that turn, for "undid 'make it blue'"
     restored: dict | None  # what an undo brought back: {"memory", "reply", "back", "said"}
-    history: Annotated[list[dict], operator.add]  # one {"text", "reply"} per turn, appended
     timings: Annotated[dict, merge_timings]  # seconds per node of the current turn
 
 
@@ -184,7 +188,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
                     "propositions": [], **changed}
         if turn["reset"]:
             texts = []
-        if state["request"].get("text"):
+        if options.concat and state["request"].get("text"):
             texts.append(state["request"]["text"])
         said = state.get("propositions", [])
         propositions = [Proposition(text=p["text"], polarity=p["polarity"],
@@ -212,7 +216,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
             relative=relative if reference is not None else (),
             passed=memory.shown if turn.get("page") else (),
         )
-        return {"memory": new.to_dict(), "texts": texts, **changed}
+        return {"memory": new.to_dict(), **changed}
 
     def after_remember(state: TurnState) -> str:
         return "respond" if state["turn"]["act"] == "found" else "retrieve"
@@ -250,7 +254,6 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
     def do_respond(state: TurnState) -> dict:
         memory = memory_of(state)
         message = state.get("message")
-        request = state["request"]
         turn = state.get("turn") or {}
         previous = state.get("reply") or {}
         act = turn.get("act")
@@ -279,8 +282,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
                 reply = {**_page(previous), "message": None, "understood": "nothing to change",
                          "answer": acknowledge(turn.get("chat"))}
             reply["summary"] = summary(memory, words)
-            return {**update, "reply": reply,
-                    "history": [{"text": _said(request), "reply": reply}]}
+            return {**update, "reply": reply}
         # each result's evidence: {constraint label: probability it meets it}; the reply's
         # notice: a line when no result of the page meets every constraint (engine.py)
         labels = [c.label for c in memory.constraints]
@@ -294,8 +296,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         reply = {"results": results, "summary": summary(memory, words), "message": None,
                  "notice": notice,
                  "understood": understood(turn, state.get("propositions", []), words)}
-        return {"memory": memory.to_dict(), "reply": reply,
-                "history": [{"text": _said(request), "reply": reply}]}
+        return {"memory": memory.to_dict(), "reply": reply}
 
     graph = StateGraph(TurnState)
     graph.add_node("interpret", timed("interpret", do_interpret, first=True))

@@ -11,9 +11,11 @@ only its own.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, Self
@@ -78,6 +80,15 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS shown_turn ON shown(turn_id, rank)")
     db.execute("CREATE INDEX IF NOT EXISTS shown_image ON shown(image_id)")
     db.execute("CREATE INDEX IF NOT EXISTS feedback_session ON feedback(session_id, turn)")
+
+
+@migrations()
+def m002_turns_keep_reply_and_memory(db: sqlite_utils.Database) -> None:
+    """Why: the store, not the checkpointer, keeps a session's history (JSON of each reply)
+    and enough to rebuild the session when checkpoints.db is lost (the memory after the turn).
+    """
+    db.execute("ALTER TABLE turns ADD COLUMN reply TEXT NOT NULL DEFAULT '{}'")
+    db.execute("ALTER TABLE turns ADD COLUMN memory TEXT NOT NULL DEFAULT '{}'")
 
 
 class StoreError(Exception):
@@ -169,25 +180,28 @@ class Store:
     def record_turn(
         self,
         session_id: str,
-        turn: int,
         text: str,
         propositions: Sequence[PropositionLike],
         shown: Sequence[tuple[int, float]],
         summary: str,
+        *,
+        reply: dict | None = None,
+        memory: dict | None = None,
     ) -> int:
-        """Store one turn and return its row id. Recording a turn number again replaces it
-        (a retried turn), keeping one row per turn."""
+        """Append one turn and return its number (1, 2, ...), given by the store: a row is
+        never replaced, so two writers each get their own number. `reply` and `memory` (JSON
+        values: what the turn answered and the memory after it) let a session whose
+        checkpoints are lost be rebuilt from its last row."""
         self._require(session_id)
-        with self.db.atomic():
-            old = self.db.execute(
-                "SELECT id FROM turns WHERE session_id = ? AND turn = ?", [session_id, turn]
-            ).fetchone()
-            if old is not None:
-                self.db.execute("DELETE FROM turns WHERE id = ?", [old[0]])
+        with self._immediate():
+            turn = self.db.execute(
+                "SELECT coalesce(max(turn), 0) + 1 FROM turns WHERE session_id = ?",
+                [session_id]).fetchone()[0]
             turn_id = self.db.execute(
-                "INSERT INTO turns (session_id, turn, text, summary, created) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [session_id, turn, text, summary, _now()],
+                "INSERT INTO turns (session_id, turn, text, summary, created, reply, memory) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [session_id, turn, text, summary, _now(), json.dumps(reply or {}),
+                 json.dumps(memory or {})],
             ).lastrowid
             self.db.conn.executemany(
                 "INSERT INTO propositions (turn_id, position, text, polarity) VALUES (?, ?, ?, ?)",
@@ -198,16 +212,31 @@ class Store:
                 [(turn_id, rank, int(image_id), None if score is None else float(score))
                  for rank, (image_id, score) in enumerate(shown, start=1)],
             )
-        return turn_id
+        return turn
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """A write transaction that takes the write lock when it starts. A deferred one
+        (sqlite-utils' `atomic`) reads first and upgrades later, and an upgrade that meets
+        another writer fails at once with "database is locked" whatever the busy timeout."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
     def turns(self, session_id: str) -> list[dict]:
-        """The session's turns in order, each with its propositions and shown ids (rank order)."""
+        """The session's turns in order, each with its propositions and shown ids (rank order)
+        and the reply and memory recorded with it."""
         rows = self.db.execute(
-            "SELECT id, turn, text, summary, created FROM turns WHERE session_id = ? "
-            "ORDER BY turn", [session_id],
+            "SELECT id, turn, text, summary, created, reply, memory FROM turns "
+            "WHERE session_id = ? ORDER BY turn", [session_id],
         ).fetchall()
         out = []
-        for turn_id, turn, text, summary, created in rows:
+        for turn_id, turn, text, summary, created, reply, memory in rows:
             propositions = [
                 {"text": t, "polarity": p} for t, p in self.db.execute(
                     "SELECT text, polarity FROM propositions WHERE turn_id = ? ORDER BY position",
@@ -222,8 +251,20 @@ class Store:
                 "created": created, "propositions": propositions,
                 "shown": [image_id for image_id, _ in shown],
                 "scores": [score for _, score in shown],
+                "reply": json.loads(reply), "memory": json.loads(memory),
             })
         return out
+
+    def last_turn(self, session_id: str) -> dict | None:
+        """The session's newest turn row (as in `turns`), or None before its first turn."""
+        row = self.db.execute(
+            "SELECT turn, text, reply, memory FROM turns WHERE session_id = ? "
+            "ORDER BY turn DESC LIMIT 1", [session_id]).fetchone()
+        if row is None:
+            return None
+        turn, text, reply, memory = row
+        return {"turn": turn, "text": text, "reply": json.loads(reply),
+                "memory": json.loads(memory)}
 
     # -- feedback ----------------------------------------------------------------------------
 
