@@ -17,6 +17,16 @@ purpose: the LangGraph SQLite checkpointer (`checkpoints.db` beside the library)
 state the graph resumes from; plain tables in `library.db` (sessions, turns, propositions,
 shown, feedback) hold the record a person can query. `persist=False` keeps both in memory, for
 evaluations that run thousands of throwaway sessions.
+
+Which one is the truth (issue 11): the store. A turn runs under the session's lock
+(memory/session_lock.py) from reading the checkpoint to appending the store's row, so two
+processes in one session take turns instead of both starting from the same checkpoint (before:
+2 loops x 20 `rummage ask` all exited 0 and 20 turns were kept). The store numbers the turns
+and never overwrites one; `Session.history` reads them. The checkpoint is the working copy: one
+per turn, holding the memory and the last page, constant in size; if it is gone the session is
+rebuilt from the last row's memory and reply, so losing `checkpoints.db` loses at most the turn
+in flight. The order of the writes (checkpoint, then row) means a crash between them leaves a
+turn in the checkpoint that the store never recorded, and whose command did not exit 0.
 """
 
 from __future__ import annotations
@@ -24,12 +34,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from agent.decompose import RuleDecomposer
 from agent.engine import Engine, EngineConfig
-from agent.errors import NoSuchSession, UnknownSetting
+from agent.errors import DamagedCheckpoints, NoSuchSession, UnknownSetting
 from agent.graph import GraphOptions, build_graph
 from memory.cascade import QueryState
 from memory.session_lock import session_lock
@@ -37,6 +48,8 @@ from memory.store import Store
 from retrievers.home import rummage_home
 from retrievers.library import Library
 from retrievers.rerank import SATISFIED, PropositionScorer, RerankWeights
+
+CHECKPOINTS = "checkpoints.db"
 
 __all__ = ["Agent", "AgentConfig", "NoSuchSession", "Reply", "Result", "Session"]
 
@@ -154,6 +167,9 @@ class Agent:
         self.persist = persist
         self.decomposer = decomposer or RuleDecomposer(library.vocabulary)
         self._shared = _shared if _shared is not None else {"lock": threading.Lock()}
+        # one line each for things the agent repaired on its own ("checkpoints.db could not be
+        # read; rebuilt"): the CLI and the chat show them; nothing is lost in any of them
+        self.notices: list[str] = self._shared.setdefault("notices", [])
         self.engine = Engine(library, config.engine, scorer)
         if "checkpointer" not in self._shared:
             self._shared["checkpointer"], self._shared["store"] = self._open_persistence()
@@ -167,17 +183,20 @@ class Agent:
             from langgraph.checkpoint.memory import InMemorySaver
 
             return InMemorySaver(), None
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        conn = sqlite3.connect(self.library.folder / "checkpoints.db", check_same_thread=False,
-                               timeout=30)
-        # A turn writes one ~4 KB checkpoint, but WAL mode lets the log grow to 1,000 pages
-        # (4 MB) before folding it back, and never shrinks it: most of a long session's disk
-        # was log (session_growth.py). Fold it every 64 pages and cut it back to 512 KB.
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA wal_autocheckpoint=64")
-        conn.execute("PRAGMA journal_size_limit=524288")
-        return SqliteSaver(conn), Store(self.library.folder / "library.db")
+        path = self.library.folder / CHECKPOINTS
+        try:
+            saver = _open_saver(path)
+        except sqlite3.DatabaseError as e:
+            # not a database at all (overwritten, truncated): the checkpoints are a working
+            # copy of what the store records, so set the file aside and start a new one
+            aside = path.with_name(f"{CHECKPOINTS}.damaged-{int(time.time())}")
+            path.rename(aside)
+            for extra in ("-wal", "-shm"):
+                path.with_name(CHECKPOINTS + extra).unlink(missing_ok=True)
+            saver = _open_saver(path)
+            self.notices.append(f"{path} could not be read ({e}); it was moved to {aside.name} "
+                                "and sessions are rebuilt from their recorded turns")
+        return saver, Store(self.library.folder / "library.db")
 
     @classmethod
     def open(cls, name_or_path: str | Path, *, home: Path | None = None,
@@ -225,8 +244,7 @@ class Agent:
 
     def session(self, session_id: str) -> Session:
         known = self.store.session(session_id) if self.store is not None else None
-        state = self.graph.get_state(_thread(session_id)).values
-        if known is None and not state:
+        if known is None and not self.graph.get_state(_thread(session_id)).values:
             raise NoSuchSession(session_id, self.library.name)
         return Session(self, session_id)
 
@@ -285,7 +303,7 @@ class Session:
 
     @property
     def state(self) -> QueryState:
-        values = self.agent.graph.get_state(_thread(self.id)).values
+        values = self._snapshot().values
         return QueryState.from_dict(values.get("memory") or {})
 
     @property
@@ -304,13 +322,13 @@ class Session:
     @property
     def last_reply(self) -> Reply | None:
         """The reply of the last turn, from the checkpointed state (one row, not the history)."""
-        reply = self.agent.graph.get_state(_thread(self.id)).values.get("reply")
+        reply = self._snapshot().values.get("reply")
         return self._reply(reply, {}) if reply else None
 
     def _run(self, request: dict) -> Reply:
         store = self.agent.store
         with self._lock, self._writer():
-            config = self.agent.graph.get_state(_thread(self.id)).config
+            config = self._snapshot().config
             if store is not None and not config["configurable"].get("checkpoint_id"):
                 config = self._rebuild(store) or config
             # the checkpoint this turn starts from: where an "undo" of it will return
@@ -336,6 +354,25 @@ class Session:
             if out["reply"].get("found") is not None:
                 store.record_feedback(self.id, turn, out["reply"]["found"], "found")
         return reply
+
+    def _snapshot(self):
+        """The session's checkpoint. One that cannot be read (a damaged row, a value this
+        version cannot decode) is dropped and rebuilt from the store, which holds the record;
+        without a store there is nothing to rebuild from, and the error stands."""
+        try:
+            return self.agent.graph.get_state(_thread(self.id))
+        except Exception as e:  # sqlite3, msgpack and pickle each raise their own kinds
+            store = self.agent.store
+            if store is None:
+                raise
+            try:
+                self.agent._shared["checkpointer"].delete_thread(self.id)
+            except sqlite3.DatabaseError:
+                raise DamagedCheckpoints(self.agent.library.folder / CHECKPOINTS) from e
+            self.agent.notices.append(f"session {self.id}: its checkpoint could not be read "
+                                      f"({type(e).__name__}); rebuilt from its recorded turns")
+            self._rebuild(store)
+            return self.agent.graph.get_state(_thread(self.id))
 
     def _writer(self):
         """The session's cross-process lock (memory/session_lock.py); none when nothing is
@@ -365,6 +402,25 @@ class Session:
                      message=data.get("message"), understood=data.get("understood", ""),
                      answer=data.get("answer"), notice=data.get("notice"),
                      timings=dict(timings))
+
+
+def _open_saver(path: Path):
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    try:
+        # A turn writes one ~4 KB checkpoint, but WAL mode lets the log grow to 1,000 pages
+        # (4 MB) before folding it back, and never shrinks it: most of a long session's disk
+        # was log (session_growth.py). Fold it every 64 pages and cut it back to 512 KB.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA wal_autocheckpoint=64")
+        conn.execute("PRAGMA journal_size_limit=524288")
+        saver = SqliteSaver(conn)
+        saver.setup()
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise
+    return saver
 
 
 def _propositions(out: dict):

@@ -20,5 +20,12 @@ class UnknownSetting(AgentError, TypeError):
         super().__init__(f"No agent setting {name!r}; the settings are: {', '.join(known)}")
 
 
+class DamagedCheckpoints(AgentError):
+    def __init__(self, path):
+        self.path = path
+        super().__init__(f"{path} is damaged and cannot be repaired in place: move it away; "
+                         "sessions are rebuilt from their recorded turns in library.db")
+
+
 class CliError(Exception):
     """A user mistake at the command line: printed as one line, exit code 2."""

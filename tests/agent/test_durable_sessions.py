@@ -138,3 +138,40 @@ def test_a_long_session_writes_checkpoints_of_constant_size(small_library):
     assert len(sizes) == 48
     first, last = sizes[:6], sizes[-6:]
     assert max(last) <= 1.1 * max(first)
+
+
+def test_a_checkpoints_file_that_is_not_a_database_is_set_aside(small_library):
+    agent = Agent.open(small_library)
+    session = agent.new_session()
+    session.say("a blue skirt")
+    folder = agent.library.folder
+    agent.close()
+    for path in folder.glob("checkpoints.db*"):
+        path.unlink()
+    (folder / "checkpoints.db").write_bytes(b"this is not a database" * 100)
+
+    agent = Agent.open(small_library)
+    [notice] = agent.notices
+    assert "could not be read" in notice and "rebuilt from their recorded turns" in notice
+    assert len(list(folder.glob("checkpoints.db.damaged-*"))) == 1
+    assert agent.session(session.id).say("make it red").summary == "skirt · red"
+    agent.close()
+
+
+def test_a_checkpoint_that_cannot_be_decoded_is_rebuilt_from_the_store(small_library):
+    agent = Agent.open(small_library)
+    session = agent.new_session()
+    session.say("a blue skirt")
+    session.say("not checked")
+    folder = agent.library.folder
+    agent.close()
+    with sqlite3.connect(folder / "checkpoints.db") as conn:
+        conn.execute("UPDATE checkpoints SET checkpoint = x'c1c1c1', type = 'msgpack'")
+
+    agent = Agent.open(small_library)
+    again = agent.session(session.id)
+    assert [m.label for m in again.memory] == ["skirt", "blue", "not checked"]
+    assert "rebuilt from its recorded turns" in agent.notices[0]
+    assert again.say("make it red").summary == "skirt · red · not checked"
+    assert [t["turn"] for t in agent.store.turns(session.id)] == [1, 2, 3]
+    agent.close()
