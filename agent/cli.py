@@ -3,20 +3,38 @@
 This is an edge where library errors become one line on stderr and a non-zero exit; nothing
 below it prints or exits. The console script itself is `tui.cli:main`, the outermost layer,
 which adds `chat` to these commands: the agent never imports the terminal app.
+
+What a person can cause is never a traceback (`main`):
+- a mistake (a bad name, a missing folder, a library error): one line, exit 2;
+- a fault of the machine around us (a read-only or full disk, a damaged database file, too
+  little memory): one line naming the file and the cause, exit 1 (`fault_line`);
+- output piped into `head`: the reader went away, so we stop quietly, exit 141 (as a shell
+  reports a process ended by SIGPIPE), with stdout pointed at /dev/null so the flush at exit
+  cannot complain either (the recipe of Python's signal docs);
+- anything else is a bug: one line that says so, and its traceback only with RUMMAGE_DEBUG=1.
+Every name, path and piece of a person's text goes through `printable` before it is printed,
+so a file named "\x1b]0;pwned\x07.png" shows as such instead of retitling the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent.errors import CliError
+from agent.terminal import printable
 from retrievers.home import rummage_home
 
 EXIT_USER_ERROR = 2
+EXIT_FAULT = 1  # the machine around us failed (disk, permissions, a damaged file), or a bug
+EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a process ended by SIGPIPE
+DEBUG_ENV = "RUMMAGE_DEBUG"  # set to 1: unexpected errors show their traceback
 
 
 def progress_bar(description: str):
@@ -60,8 +78,8 @@ def cmd_index(args) -> int:
                                  encoder=Encoder.load(spec))
     try:
         library.encoder  # noqa: B018 - fail on the model before walking the folder
-        print(f"Indexing {folder} into library {library.name!r} with {library.spec.label} "
-              f"(vocabulary {library.vocabulary_ref})", file=sys.stderr)
+        _print(f"Indexing {folder} into library {library.name!r} with {library.spec.label} "
+               f"(vocabulary {library.vocabulary_ref})", file=sys.stderr)
         report = library.index_folder(folder, progress=progress_bar("embedding"))
     finally:
         library.close()
@@ -76,9 +94,9 @@ def cmd_index(args) -> int:
     for reason in report.skipped.values():
         reasons[reason] = reasons.get(reason, 0) + 1
     for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
-        print(f"  skipped {count}: {reason}")
+        _print(f"  skipped {count}: {reason}")
     if report.total == 0:
-        print(f"rummage: nothing could be indexed in {folder}", file=sys.stderr)
+        _print(f"rummage: nothing could be indexed in {folder}", file=sys.stderr)
         return 1
     return 0
 
@@ -88,8 +106,6 @@ def cmd_search(args) -> int:
 
     if not args.text and not args.image:
         raise CliError("Give a TEXT to search for, or --image PATH")
-    if args.k < 1:
-        raise CliError(f"-k must be at least 1 (got {args.k})")
     library = Library.open(args.library, rummage_home())
     try:
         if args.image:
@@ -106,7 +122,7 @@ def cmd_search(args) -> int:
              for r, h in enumerate(hits, 1)], indent=2))
     else:
         for rank, hit in enumerate(hits, 1):
-            print(f"{rank:3d}  {hit.score:6.3f}  #{hit.id:<6d} {hit.path}")
+            _print(f"{rank:3d}  {hit.score:6.3f}  #{hit.id:<6d} {hit.path}")
     return 0
 
 
@@ -118,13 +134,13 @@ def cmd_libraries(args) -> int:
         print(json.dumps(items, indent=2))
         return 0
     if not items:
-        print(f"No libraries in {rummage_home()} yet: `rummage index DIR --library NAME` "
-              "or `rummage demo`")
+        _print(f"No libraries in {rummage_home()} yet: `rummage index DIR --library NAME` "
+               "or `rummage demo`")
         return 0
     width = max(len(i["name"]) for i in items)
     for item in items:
-        print(f"{item['name']:<{width}}  {item['images']:>8d} images  {item['model']}"
-              f"  vocabulary {item['vocabulary']}  {item['root'] or ''}")
+        _print(f"{item['name']:<{width}}  {item['images']:>8d} images  {item['model']}"
+               f"  vocabulary {item['vocabulary']}  {item['root'] or ''}")
     return 0
 
 
@@ -160,8 +176,8 @@ def cmd_vocabulary(args) -> int:
     if args.action == "list":
         for name in list_vocabularies():
             vocabulary = load_vocabulary(name)
-            print(f"{name:<8} {sum(len(s.values) for s in vocabulary.slots):>4} values in "
-                  f"{len(vocabulary.slots)} slots  {vocabulary.description}")
+            _print(f"{name:<8} {sum(len(s.values) for s in vocabulary.slots):>4} values in "
+                   f"{len(vocabulary.slots)} slots  {vocabulary.description}")
         return 0
     if args.library and args.name:
         raise CliError("Give a vocabulary NAME|PATH or --library NAME, not both")
@@ -173,7 +189,7 @@ def cmd_vocabulary(args) -> int:
             library.close()
     else:
         ref = _checked_vocabulary(args.name or "photos")
-    print(load_vocabulary(ref).describe())
+    _print(load_vocabulary(ref).describe(), lines=True)  # a JSON file's words, of many lines
     return 0
 
 
@@ -217,7 +233,7 @@ def cmd_ask(args) -> int:
             _print(f"{r.rank:3d}  #{r.id:<6d} {mark}{r.path}")
         if reply.understood and not reply.message:
             _print(f"understood: {reply.understood}")
-        print(f"session: {session.id}  (continue with --session {session.id})")
+        _print(f"session: {session.id}  (continue with --session {session.id})")
     finally:
         agent.close()
     return 0
@@ -232,16 +248,31 @@ def _marks() -> tuple[str, str]:
     return "✓", "✗"
 
 
-def _print(line: str) -> None:
-    """A line for a terminal of any encoding: what it cannot show becomes "?" ("dress ? red")."""
-    encoding = sys.stdout.encoding or "ascii"
+def _print(line: str, *, file=None, lines: bool = False) -> None:
+    """A line for a terminal of any encoding, control characters escaped (`printable`); what
+    the encoding cannot show becomes "?" ("dress ? red")."""
+    file = file or sys.stdout
+    line = printable(line, lines=lines)
+    encoding = getattr(file, "encoding", None) or "ascii"
     try:
-        print(line.encode(encoding, "replace").decode(encoding))
+        print(line.encode(encoding, "replace").decode(encoding), file=file)
     except LookupError:
-        print(line)
+        print(line, file=file)
 
 
 # -- the parser ----------------------------------------------------------------------------
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a larger one than there are images is
+    cut down to the library's size where it is used)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {printable(text)!s}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -278,7 +309,8 @@ def build_parser(more: Sequence[Callable] = ()) -> argparse.ArgumentParser:
     p.add_argument("text", nargs="?", metavar="TEXT")
     p.add_argument("--image", metavar="PATH", help="search by this image instead of text")
     p.add_argument("--library", "-l", required=True)
-    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("-k", type=_count, default=10,
+                   help="how many results (default 10; at most the library's size)")
     p.add_argument("--json", action="store_true", help="print JSON: rank, id, path, score")
     p.set_defaults(func=cmd_search)
 
@@ -336,6 +368,55 @@ def user_errors() -> tuple[type[BaseException], ...]:
             VocabularyError)
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """What argparse cannot check, before any command runs: a person's text must be UTF-8
+    (the shell hands undecodable bytes over as surrogates, which no model or database takes),
+    and a --library that is no folder path must be a valid name (checked_name)."""
+    from retrievers.library import checked_name, is_folder_path
+
+    for option in ("text", "session"):
+        value = getattr(args, option, None)
+        if isinstance(value, str) and printable(value) != printable(_utf8(value)):
+            raise CliError(f"{option.upper() if option == 'text' else '--' + option} is not "
+                           f"valid UTF-8 ({printable(value)}): check the terminal's encoding")
+    library = getattr(args, "library", None)
+    if isinstance(library, str) and not is_folder_path(library):
+        checked_name(library)
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def fault_line(error: BaseException, args: argparse.Namespace | None = None) -> str | None:
+    """One line for a fault of the machine around us (disk, permissions, a damaged database
+    file, memory), or None when the error is no such fault (then it is a bug)."""
+    if isinstance(error, OSError) and error.errno is not None:
+        where = printable(error.filename) if error.filename is not None else "a file"
+        if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return f"cannot write {where}: disk full"
+        if error.errno == errno.EROFS:
+            return f"cannot write {where}: read-only file system"
+        if error.errno in (errno.EACCES, errno.EPERM):
+            return f"cannot use {where}: permission denied"
+        if error.errno == errno.ENAMETOOLONG:
+            return f"cannot use {where}: the name is too long"
+        return f"cannot use {where}: {printable(error.strerror or error)}"
+    if isinstance(error, sqlite3.Error):
+        library = getattr(args, "library", None)
+        where = f"the files of library {printable(library)!r}" if library else "a database file"
+        reason = str(error)
+        if "full" in reason:
+            return f"cannot write {where}: disk full"
+        if "readonly" in reason or "read-only" in reason:
+            return f"cannot write {where}: read-only ({reason})"
+        return (f"cannot use {where}: {printable(reason)} (a damaged library.db or "
+                "checkpoints.db: move it aside, or index again into another --library)")
+    if isinstance(error, MemoryError):
+        return "not enough memory for this request"
+    return None
+
+
 def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     """Run one command; `parser` is build_parser() with more commands (tui.cli adds chat)."""
     parser = parser or build_parser()
@@ -344,13 +425,43 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
         parser.print_help()
         return EXIT_USER_ERROR
     try:
-        return args.func(args)
+        check_arguments(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader gone away shows here, while we can still be quiet
+        return code
     except KeyboardInterrupt:
-        print("rummage: interrupted", file=sys.stderr)
+        _say("interrupted")
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except user_errors() as e:
-        print(f"rummage: {e}", file=sys.stderr)
+        _say(str(e))
         return EXIT_USER_ERROR
+    except Exception as e:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        line = fault_line(e, args)
+        _say(line or f"internal error ({type(e).__name__}: {e}); run again with "
+             f"{DEBUG_ENV}=1 to see where, and please report it")
+        return EXIT_FAULT
+
+
+def _say(line: str) -> None:
+    """A one-line message on stderr, control characters escaped; a closed stderr is no error."""
+    try:
+        _print(f"rummage: {line}", file=sys.stderr)
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """stdout to /dev/null, so the interpreter's last flush finds no closed pipe to complain of."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ When is a number a reference to a shown result (rank 1..shown) and not part of t
 - or the whole turn is nothing but numbers, connectives and filler ("3", "2 and 5 please").
 Every other number is text. A hyphen glues a number to its word ("2-piece"), so it never refers.
 
+A negative rank ("#-1", "no. -2", "the -1st one", or a bare "-2" that is no quantity: "not -2",
+but not "-5 degrees") is never read as the rank without its sign: the turn is answered with
+UnknownReference, which names the ranks on the page (`negative_reference`).
+
 What a reference means follows from its cue: negative cues and verdicts dislike; "like N but
 <text>" / "N but <text>" makes N the reference image for a composed query (it is then not
 also counted as liked); everything else likes.
@@ -40,6 +44,9 @@ class UnknownReference(ValueError):
         if shown <= 0:
             message = (f"No results are shown yet, so there is no #{rank}: "
                        "describe what you are looking for first.")
+        elif rank < 1:
+            message = (f"There is no #{rank}: the page shows #1 only." if shown == 1 else
+                       f"There is no #{rank}: the page shows #1–#{shown}.")
         elif shown == 1:
             message = f"There is no #{rank}: only 1 result is shown."
         else:
@@ -62,6 +69,9 @@ _TOKEN = re.compile(
     r"[,;:.!?&/]",
     re.IGNORECASE,
 )
+# "#-1", "no. -2", or a "-2" standing alone (not the "-1" of "3-1", "2.5-1" or "-1.5")
+_NEGATIVE = re.compile(r"(?:#|\bno\.)\s*-\s*(\d+)|(?<![\w.#-])-(\d+)(?:st|nd|rd|th)?(?![\w.-])",
+                       re.IGNORECASE)
 _MARKERS = ("image", "result", "picture", "photo", "pic", "number", "option", "item", "img")
 # words that may follow an ordinal that names a result ("the third one", "the last image")
 AFTER_ORDINAL = ("one", "ones", *_MARKERS, *(m + "s" for m in _MARKERS))
@@ -123,8 +133,23 @@ class _Group:
     definite: bool  # at least one mention can only be a reference (#3, the third one)
 
 
+def negative_reference(text: str) -> int | None:
+    """The negative rank a turn points at ("#-1", "not -2" give -1, -2), else None."""
+    for match in _NEGATIVE.finditer(text):
+        if match.group(1):
+            return -int(match.group(1))
+        following = _TOKEN.search(text, match.end())
+        after = following.group().lower() if following else ""
+        if not after[:1].isalpha() or after in _AFTER_BARE:  # "-5 degrees" is a quantity
+            return -int(match.group(2))
+    return None
+
+
 def interpret(text: str, shown: int) -> Turn:
     """Split a turn into rank references and free text; see the module docstring for the rules."""
+    negative = negative_reference(text)
+    if negative is not None:
+        raise UnknownReference(negative, shown)
     reset = False
     match = _RESET.match(text)
     if match:

@@ -30,7 +30,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from agent.interpret import AFTER_ORDINAL, ORDINALS, Turn, UnknownReference, interpret
+from agent.interpret import (
+    AFTER_ORDINAL,
+    ORDINALS,
+    Turn,
+    UnknownReference,
+    interpret,
+    negative_reference,
+)
 from retrievers.vocabulary import normalize
 
 ACTS = ("refine", "page", "undo", "found", "question", "chat")
@@ -407,6 +414,9 @@ def understand(text: str, shown: int) -> Understanding:
     """The act of a turn; for a refinement also its references and the text to decompose.
 
     Raises interpret.UnknownReference when the turn points at a rank that is not shown."""
+    negative = negative_reference(text)  # the move readers would take "#-1" for "#1"
+    if negative is not None:
+        raise UnknownReference(negative, shown)
     move = move_of(text) or _move_by_cues(text)
     if move is not None:
         return _on_screen(move, shown)

@@ -8,11 +8,18 @@ library cannot change it; the vocabulary only changes how a person's text is rea
 stored as given ("photos", "demo" or a file path) and may be switched by creating the library
 again with another one. Libraries made before it was recorded read as the default for their
 model: "demo" for the demo model, "photos" for any other.
+
+Why a name never resolves against the current folder: `--library small` once opened `./small`
+when such a folder existed, and wrote session data there. A name is looked up under the home
+folder only; a folder is opened only when it is spelled as a path (it holds a slash, or starts
+with "." or "~"). Names are short and plain (NAME_RULE) so that each is one folder of the home,
+prints on one line and fits a file system's name limit.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +35,15 @@ from retrievers.index_file import INDEX_NAME, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
 
 DEFAULT_VOCABULARY = "photos"  # what a new library reads text with, unless told otherwise
+NAME_LENGTH = 64
+NAME_RULE = (f"a library name is 1 to {NAME_LENGTH} letters, digits, '-', '_' or '.', "
+             "not starting with '.'")
+_NAME = re.compile(rf"(?!\.)[\w.-]{{1,{NAME_LENGTH}}}")
 
 __all__ = [
     "DB_NAME", "INDEX_NAME", "SCHEMA", "Hit", "IndexReport", "Library", "LibraryError",
-    "ModelMismatch", "Progress", "UnknownLibrary", "library_dir", "list_libraries",
+    "ModelMismatch", "Progress", "UnknownLibrary", "checked_name", "is_folder_path",
+    "library_dir", "list_libraries",
 ]
 
 
@@ -57,6 +69,20 @@ class Hit:
 
 def library_dir(home: Path, name: str) -> Path:
     return home / name
+
+
+def checked_name(name: str) -> str:
+    """The name if it follows NAME_RULE, else a LibraryError that states the rule."""
+    if not _NAME.fullmatch(name):
+        shown = name if len(name) <= 40 else f"{name[:40]}…"
+        raise LibraryError(f"Bad library name {shown!r} ({len(name)} characters): {NAME_RULE}")
+    return name
+
+
+def is_folder_path(name_or_path: str | Path) -> bool:
+    """Whether a --library value names a folder ("./pics", "~/x", "/a/b") rather than a name."""
+    text = str(name_or_path)
+    return isinstance(name_or_path, Path) or "/" in text or text.startswith((".", "~"))
 
 
 def list_libraries(home: Path) -> list[dict]:
@@ -103,9 +129,7 @@ class Library:
         `vocabulary` (a name such as "photos" or a file path) is recorded as given; left out,
         a new library reads "photos" and an existing one keeps its own.
         """
-        if not name or "/" in name or name in (".", ".."):
-            raise LibraryError(f"Bad library name {name!r}: use a plain name such as 'photos'")
-        folder = library_dir(home, name)
+        folder = library_dir(home, checked_name(name))
         folder.mkdir(parents=True, exist_ok=True)
         library = cls(folder, encoder=encoder)
         info = library.info
@@ -128,10 +152,15 @@ class Library:
     @classmethod
     def open(cls, name_or_path: str | Path, home: Path, *,
              encoder: Encoder | None = None) -> Library:
-        candidate = Path(name_or_path).expanduser()
-        for folder in (candidate, library_dir(home, str(name_or_path))):
+        if is_folder_path(name_or_path):
+            folder = Path(name_or_path).expanduser()
             if (folder / DB_NAME).is_file():
                 return cls(folder.resolve(), encoder=encoder)
+            raise UnknownLibrary(f"No library in the folder {str(name_or_path)!r}: "
+                                 "its library.db is missing")
+        folder = library_dir(home, checked_name(str(name_or_path)))
+        if (folder / DB_NAME).is_file():
+            return cls(folder.resolve(), encoder=encoder)
         known = ", ".join(item["name"] for item in list_libraries(home)) or "none yet"
         raise UnknownLibrary(
             f"No library named {str(name_or_path)!r} in {home} (known: {known}); "
@@ -298,6 +327,8 @@ class Library:
     def search_vector(
         self, query: np.ndarray, k: int = 10, *, exclude: Iterable[int] = ()
     ) -> list[Hit]:
+        # at most every image: the index pads its answer to k, so -k 10**10 would ask for 37 GB
+        k = min(k, max(1, len(self.index)))
         scores, ids = self.index.search(np.asarray(query, np.float32), k, exclude=set(exclude))
         found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         rows = self.rows(i for i, _ in found)

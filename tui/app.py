@@ -17,8 +17,10 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Footer
 
+from agent.terminal import printable
 from retrievers.home import rummage_home
 from tui.jobs import Apply, Job, JobQueue, one_line
 from tui.messages import (
@@ -128,7 +130,11 @@ class RummageApp(App[int]):
     def _report(self, problem: str) -> None:
         """Where a job without a better place shows its problem: the conversation, and a toast."""
         self.query_one(Conversation).add_note(problem, error=True)
-        self.notify(problem, title="Something went wrong", severity="error")
+        self._toast(problem, "Something went wrong")
+
+    def _toast(self, problem: str, title: str) -> None:
+        """An error toast; its text is plain (no markup: it may quote a name or the person)."""
+        self.notify(printable(problem), title=title, severity="error", markup=False)
 
     def _need_session(self):
         if self.session is None:
@@ -186,7 +192,7 @@ class RummageApp(App[int]):
         grid = self.query_one(ResultsGrid)
         grid.loading = False
         self.query_one(Conversation).add_note(f"Could not open the library: {problem}", error=True)
-        self.notify(problem, title="Could not open the library", severity="error")
+        self._toast(problem, "Could not open the library")
 
     def _read_session(self, session) -> tuple[list, list, Any]:
         """History, memory and last reply, read in the worker thread (they may touch SQLite)."""
@@ -276,7 +282,7 @@ class RummageApp(App[int]):
 
         def failed(problem: str) -> None:
             view.show_error(problem)
-            self.notify(problem, title="That turn failed", severity="error")
+            self._toast(problem, "That turn failed")
 
         self.jobs.put(Job(run, "searching…", failed, on_start=lambda: view.set_state("searching…"),
                           name="turn"))
@@ -286,7 +292,8 @@ class RummageApp(App[int]):
         grid = self.query_one(ResultsGrid)
         await grid.show(results)
         summary = reply.summary if reply is not None and results else ""
-        grid.border_title = f"Results · {summary}" if summary else "Results"
+        # a Content, not a str: a str title is read as markup, and the summary is the person's words
+        grid.border_title = Content(printable(f"Results · {summary}" if summary else "Results"))
         self.query_one(Prompt).results_shown = bool(results)
 
     @on(TurnSubmitted)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agent.evaluation.metrics import REACHED_BY, REACHED_TOP, reached_by
 from agent.evaluation.runner import ABLATIONS, USERS, EvalConfig
+from agent.terminal import printable
 
 RESAMPLES = 1000  # bootstrap resamples behind every interval
 HITS_PLOTTED = 10  # the k of the Hits@k plot
@@ -146,7 +147,7 @@ def cmd_scenarios(args) -> int:
         except (OSError, UnicodeDecodeError) as e:
             raise CliError(f"Cannot read {args.file}: {e}") from e
         for problem in bad:
-            print(f"rummage: {file.name}: {problem} (skipped)", file=sys.stderr)
+            print(printable(f"rummage: {file.name}: {problem} (skipped)"), file=sys.stderr)
         if not scenarios:
             raise CliError(f"No usable scenarios in {args.file}")
         results = {}
@@ -163,7 +164,7 @@ def cmd_scenarios(args) -> int:
             width = max(len(s.id) for s in scenarios)
             for scenario, episode in zip(scenarios, episodes):
                 ranks = " ".join(f"{r if r else '-':>4}" for r in episode.ranks)
-                print(f"  {scenario.id:<{width}}  {ranks}")
+                print(printable(f"  {scenario.id:<{width}}  {ranks}"))  # the file's own ids
             print()
         print(f"{len(scenarios)} scenarios, {len(bad)} lines skipped; a finished dialogue keeps "
               "its last rank; shares in %, 95% bootstrap intervals in brackets")

@@ -3,7 +3,8 @@
 A target is an image id (a JSON integer, or a string of digits) or a path relative to the
 library root ("images/00012.png"); an absolute path inside the library works too. Lines that
 cannot be used (not JSON, a missing key, a target the library does not hold) are reported with
-their line number and skipped, so one typo does not cost the whole file.
+their line number and skipped, so one typo does not cost the whole file; a target no file
+system can look up (a name too long, a NUL byte) is such a line too, not an error of the file.
 
 Dialogues may have different lengths. For the per-turn summary a finished dialogue keeps its last
 rank on later turns (the user stopped talking, the page stays), so every turn averages over all
@@ -65,7 +66,9 @@ def parse_scenarios(lines: Iterable[str], resolve: Callable[[object], int | None
             continue
         target = resolve(data["target"])
         if target is None:
-            bad.append(BadLine(number, f"unknown target {data['target']!r}: no such image id "
+            shown = repr(data["target"])
+            shown = shown if len(shown) <= 80 else f"{shown[:80]}… ({len(shown)} characters)"
+            bad.append(BadLine(number, f"unknown target {shown}: no such image id "
                                        "or path in the library"))
             continue
         scenario_id = str(data.get("id", f"line {number}"))
@@ -104,13 +107,22 @@ def target_resolver(ids: Iterable[int], paths: dict[int, str], root: Path | None
             candidates.insert(0, root / text)
         for candidate in candidates:
             found = by_path.get(str(candidate))
-            if found is None and candidate.exists():
-                found = by_path.get(str(candidate.resolve()))
+            if found is None:
+                found = by_path.get(_resolved(candidate))
             if found is not None:
                 return found
         return None
 
     return resolve
+
+
+def _resolved(path: Path) -> str | None:
+    """The path with its links resolved, or None where it does not exist or cannot be looked
+    up at all (a name over the system's limit, a NUL byte): that is one unknown target."""
+    try:
+        return str(path.resolve()) if path.exists() else None
+    except (OSError, ValueError):
+        return None
 
 
 def run_scenario(variant, scenario: Scenario) -> Episode:

@@ -311,6 +311,21 @@ def test_bad_scenario_lines_are_reported_by_number_and_skipped(tmp_path):
     ]
 
 
+def test_a_target_no_file_system_can_look_up_costs_its_line_not_the_file(tmp_path):
+    root = tmp_path / "catalogue"
+    (root / "images").mkdir(parents=True)
+    resolve = target_resolver([7], {7: str(root / "images" / "00007.png")}, root)
+    lines = [
+        json.dumps({"id": "long", "target": "x" * 5000, "turns": ["a red dress"]}),
+        json.dumps({"id": "nul", "target": "images/a\x00b.png", "turns": ["navy"]}),
+        json.dumps({"id": "fine", "target": 7, "turns": ["a skirt"]}),
+    ]
+    scenarios, bad = parse_scenarios(lines, resolve)
+    assert [s.id for s in scenarios] == ["fine"]
+    assert [b.line for b in bad] == [1, 2]
+    assert "(5002 characters)" in bad[0].reason and len(bad[0].reason) < 200
+
+
 def test_the_example_file_targets_held_out_garments():
     from importlib.resources import files
 

@@ -86,6 +86,23 @@ def test_a_rank_beyond_the_page_is_an_error_that_says_how_many_are_shown():
         interpret("#0", shown=10)
 
 
+@pytest.mark.parametrize("turn, rank", [("#-1", -1), ("not -2", -2), ("no. -3", -3),
+                                        ("like -4 but red", -4), ("the -1st one", -1)])
+def test_a_negative_rank_is_a_message_not_the_rank_without_its_sign(turn, rank):
+    # "#-1" once liked #1 and left "#" behind as a constraint
+    with pytest.raises(UnknownReference) as caught:
+        interpret(turn, shown=10)
+    assert str(caught.value) == f"There is no #{rank}: the page shows #1–#10."
+    with pytest.raises(UnknownReference, match=r"the page shows #1 only"):
+        interpret(turn, shown=1)
+
+
+def test_a_minus_sign_in_a_request_is_still_text():
+    assert interpret("a -5 degrees thermometer", shown=10) == Turn(
+        text="a -5 degrees thermometer")
+    assert interpret("a 3-1 scoreboard", shown=10) == Turn(text="a 3-1 scoreboard")
+
+
 def test_any_reference_before_results_exist_says_nothing_is_shown_yet():
     with pytest.raises(UnknownReference, match="No results are shown yet"):
         interpret("the first one", shown=0)

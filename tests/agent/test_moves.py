@@ -184,6 +184,14 @@ def test_found_names_the_rank_however_it_is_said(said, rank):
     assert (turn.act, turn.found) == ("found", rank)
 
 
+@pytest.mark.parametrize("said", ["found it, #-1", "why is -1 here?", "not #-1", "-1"])
+def test_a_move_at_a_negative_rank_names_the_page_instead_of_acting_on_1(said):
+    from agent.interpret import UnknownReference
+
+    with pytest.raises(UnknownReference, match=r"There is no #-1: the page shows #1–#10"):
+        understand(said, 10)
+
+
 @pytest.mark.parametrize("said, reference, disliked, text", [
     ("kinda like 6 i guess, but less formal", 6, (), "less formal"),
     ("could u do one with longer sleeves than 3", 3, (), "one with longer sleeves"),

@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from agent.terminal import printable
 from tui.thumbnails import ImageMode, cells_per_pixel_row, image_widget_class
 
 
@@ -76,14 +77,14 @@ class PreviewScreen(ModalScreen[str | None]):
         info, result = self.info, self.result
         parts: list[str | tuple[str, str]] = [(f"#{result.rank}", "bold $accent"),
                                               f"   image {result.id}\n\n"]
-        parts += [("path\n", "$text-muted"), f"{info.path}\n\n"]
+        parts += [("path\n", "$text-muted"), f"{printable(info.path)}\n\n"]
         parts += [("size\n", "$text-muted"), f"{info.width} × {info.height}\n\n"]
         parts += [("score\n", "$text-muted"), f"{result.score:.3f}\n\n"]
         if result.evidence:
             parts.append(("constraints\n", "$text-muted"))
             for label, probability in result.evidence.items():
                 parts += [("✓ ", "bold $text-success") if result.meets(label)
-                          else ("✗ ", "bold $text-error"), f"{label} ",
+                          else ("✗ ", "bold $text-error"), f"{printable(label)} ",
                           (f"{probability:.2f}\n", "$text-muted")]
             parts.append("\n")
         for key, value in sorted((info.meta or {}).items()):
@@ -91,7 +92,7 @@ class PreviewScreen(ModalScreen[str | None]):
                 value = "—"
             elif not isinstance(value, str):
                 value = json.dumps(value)
-            parts += [(f"{key}: ", "$text-muted"), f"{value}\n"]
+            parts += [(f"{printable(key)}: ", "$text-muted"), f"{printable(value)}\n"]
         return Content.assemble(*parts)
 
     def on_resize(self, event: events.Resize) -> None:

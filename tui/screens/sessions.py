@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from agent.terminal import printable
+
 
 class SessionsScreen(ModalScreen[str | None]):
     """Dismissed with the chosen session id, or None."""
@@ -59,7 +61,7 @@ class SessionsScreen(ModalScreen[str | None]):
         here = "  (this one)" if info.id == self.current_id else ""
         turns = f"{info.turns} turn" + ("" if info.turns == 1 else "s")
         created = str(info.created)[:16].replace("T", " ")  # ISO time, to the minute
-        label = Content.assemble((info.title or "(untitled)", "bold"), here, "\n",
+        label = Content.assemble((printable(info.title or "(untitled)"), "bold"), here, "\n",
                                  (f"{info.id} · {created} · {turns}", "$text-muted"))
         return Option(label, id=info.id)
 

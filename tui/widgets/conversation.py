@@ -14,6 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from agent.terminal import printable
+
 
 class ExchangeView(Vertical):
     """One turn: the user's words, then the summary of the constraints in force (or a problem),
@@ -57,7 +59,7 @@ class ExchangeView(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="said-row"):
             yield Static("›", classes="marker")
-            yield Static(Content.styled(self.said, self.user_style), classes="said")
+            yield Static(Content.styled(printable(self.said), self.user_style), classes="said")
         yield Static(classes="reply")
 
     def on_mount(self) -> None:
@@ -92,13 +94,13 @@ class ExchangeView(Vertical):
         if self.state:
             parts.append((self.state, "italic $text-muted"))
         elif self.problem:
-            parts.append((f"! {self.problem}", "bold $text-error" if self._error else "$text-warning"))
+            parts.append((f"! {printable(self.problem)}", "bold $text-error" if self._error else "$text-warning"))
         elif self.summary is not None:
-            parts.append((self.summary or "(no constraints)", "$text-success"))
+            parts.append((printable(self.summary) or "(no constraints)", "$text-success"))
             if self.count is not None:
                 parts.append((f" · {self.count} results", "$text-muted"))
             if self.notice:
-                parts.append((f"\n{self.notice}", "$text-warning"))
+                parts.append((f"\n{printable(self.notice)}", "$text-warning"))
         return Content.assemble(*parts)
 
 
@@ -135,7 +137,7 @@ class Conversation(VerticalScroll):
         return view
 
     def add_note(self, text: str, *, error: bool = False) -> Static:
-        note = Static(Content(text), classes="error-note" if error else "note")
+        note = Static(Content(printable(text)), classes="error-note" if error else "note")
         self.mount(note)
         self.scroll_end(animate=False)
         return note

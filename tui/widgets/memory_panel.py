@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from agent.terminal import printable
 from tui.messages import ConstraintRemovalRequested
 
 
@@ -57,7 +58,7 @@ class MemoryPanel(OptionList):
     @staticmethod
     def _label(item: Any) -> Content:
         style = "$text-error" if getattr(item, "polarity", 1) < 0 else "$text-success"
-        return Content.assemble(("− " if item.polarity < 0 else "+ ", style), item.label)
+        return Content.assemble(("− " if item.polarity < 0 else "+ ", style), printable(item.label))
 
     def action_remove(self) -> None:
         if not self.items:

@@ -6,6 +6,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from agent.terminal import printable
+
 
 class StatusLine(Static):
     """One line above the key footer. Text only (no spinner), so screenshots are stable."""
@@ -27,11 +29,11 @@ class StatusLine(Static):
     activity: reactive[str] = reactive("")  # "loading the library…", "searching…", ""
 
     def render(self) -> Content:
-        parts: list[str | tuple[str, str]] = [(self.library or "…", "bold $text")]
+        parts: list[str | tuple[str, str]] = [(printable(self.library) or "…", "bold $text")]
         if self.image_count is not None:
             parts.append(f" · {self.image_count:,} images")
         if self.model:
-            parts.append(f" · {self.model}")
+            parts.append(f" · {printable(self.model)}")
         if self.session_id:
             parts.append(f" · session {self.session_id}")
         if self.activity:
