@@ -207,6 +207,8 @@ def cmd_ask(args) -> int:
     try:
         session = agent.session(args.session) if args.session else agent.new_session()
         reply = session.say(args.text)
+        for notice in agent.notices:  # what the agent repaired on its own, a line each
+            _say(notice)
         if args.json:
             print(json.dumps({
                 "session": session.id, "summary": reply.summary, "message": reply.message,

@@ -141,11 +141,14 @@ def test_a_full_disk_is_one_line(hostile_library, monkeypatch, capsys):
     assert code == 1 and err == "rummage: cannot write /home/x/library.db: disk full\n"
 
 
-def test_a_garbage_checkpoints_file_is_one_line(hostile_library, rummage_home, capsys):
+def test_a_garbage_checkpoints_file_is_set_aside_in_one_line(hostile_library, rummage_home,
+                                                              capsys):
+    # the checkpoints are a working copy of what library.db records: the turn goes on
     (rummage_home / hostile_library / "checkpoints.db").write_bytes(b"not a database" * 100)
-    code, _, err = run(capsys, "ask", "a red dress", "-l", hostile_library)
-    assert code == 1 and one_line(err) and "file is not a database" in err
-    assert "checkpoints.db" in err  # says which files to look at
+    code, out, err = run(capsys, "ask", "a red dress", "-l", hostile_library)
+    assert code == 0 and one_line(err) and "file is not a database" in err
+    assert "checkpoints.db" in err and "moved to checkpoints.db.damaged-" in err
+    assert "session:" in out
 
 
 def test_a_bug_is_one_line_unless_debugging_is_asked_for(hostile_library, monkeypatch, capsys):
