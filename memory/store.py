@@ -3,10 +3,10 @@
 Plain tables in the library's own `library.db`, so `sqlite-utils tables library.db` or Datasette
 show a library's images and the conversations about them side by side.
 
-Why a named migration set (sqlite-utils `Migrations`, recorded in `_sqlite_migrations`) and not
-`PRAGMA user_version`: the file is shared with the library, whose own schema ladder owns
-user_version. Two ladders on one counter would each skip the other's steps; a named set counts
-only its own.
+Why a named ladder (retrievers/migrations.py, recorded in `_sqlite_migrations` as sqlite-utils
+`Migrations` did before) and not `PRAGMA user_version`: the file is shared with the library,
+whose own ladder also keeps user_version. Two ladders on one counter would each skip the other's
+steps; a named ladder counts only its own.
 """
 
 from __future__ import annotations
@@ -19,15 +19,12 @@ from pathlib import Path
 from typing import Protocol, Self
 
 import sqlite_utils
-from sqlite_utils.migrations import Migrations
+
+from retrievers.migrations import Ladder, apply
 
 FEEDBACK_KINDS = ("like", "dislike", "undo", "reference", "preview", "remove-constraint", "found")
 
-migrations = Migrations("rummage.memory")
-
-
-@migrations()
-def m001_create_tables(db: sqlite_utils.Database) -> None:
+def m001_create_tables(db: sqlite3.Connection) -> None:
     """Why: one row per conversation, per turn, and per thing a turn said, showed or heard."""
     db.execute("""
         CREATE TABLE IF NOT EXISTS sessions (
@@ -80,6 +77,10 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS feedback_session ON feedback(session_id, turn)")
 
 
+# The store's steps, in order: a new step is one more function here.
+MIGRATIONS = Ladder("rummage.memory", [m001_create_tables])
+
+
 class StoreError(Exception):
     """A store call that cannot be carried out; the message says what to do instead."""
 
@@ -118,7 +119,7 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
         self.db = sqlite_utils.Database(conn)
-        migrations.apply(self.db)
+        apply(conn, MIGRATIONS)
 
     def close(self) -> None:
         self.db.conn.close()
