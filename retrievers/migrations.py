@@ -21,8 +21,9 @@ Design decisions:
   file as current rather than re-running an ALTER.
 - An open of an up-to-date file only reads the records (no write lock): opens of a library in
   use by another process (a long `index` batch) do not queue behind it.
-  benchmarks/race_opens.py: 20 rounds of 3 processes opening a new library at once,
-  no failure and no broken file (numbers in its docstring).
+- benchmarks/race_opens.py, 20 rounds of 3 processes opening a new library at once (catalog
+  and store): before, 22 of 60 processes failed and 10 of 20 files were broken for good; with
+  this module, none failed and none broke.
 """
 
 from __future__ import annotations
