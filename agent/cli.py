@@ -139,6 +139,9 @@ def cmd_libraries(args) -> int:
         return 0
     width = max(len(i["name"]) for i in items)
     for item in items:
+        if "unreadable" in item:
+            _print(f"{item['name']:<{width}}  unreadable: {item['unreadable']}")
+            continue
         _print(f"{item['name']:<{width}}  {item['images']:>8d} images  {item['model']}"
                f"  vocabulary {item['vocabulary']}  {item['root'] or ''}")
     return 0

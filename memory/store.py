@@ -3,10 +3,10 @@
 Plain tables in the library's own `library.db`, so `sqlite-utils tables library.db` or Datasette
 show a library's images and the conversations about them side by side.
 
-Why a named migration set (sqlite-utils `Migrations`, recorded in `_sqlite_migrations`) and not
-`PRAGMA user_version`: the file is shared with the library, whose own schema ladder owns
-user_version. Two ladders on one counter would each skip the other's steps; a named set counts
-only its own.
+Why a named ladder (retrievers/migrations.py, recorded in `_sqlite_migrations` as sqlite-utils
+`Migrations` did before) and not `PRAGMA user_version`: the file is shared with the library,
+whose own ladder also keeps user_version. Two ladders on one counter would each skip the other's
+steps; a named ladder counts only its own.
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ from pathlib import Path
 from typing import Protocol, Self
 
 import sqlite_utils
-from sqlite_utils.migrations import Migrations
+
+from retrievers.migrations import Ladder, apply
 
 FEEDBACK_KINDS = ("like", "dislike", "undo", "reference", "preview", "remove-constraint", "found")
 
-migrations = Migrations("rummage.memory")
-
-
-@migrations()
-def m001_create_tables(db: sqlite_utils.Database) -> None:
+def m001_create_tables(db: sqlite3.Connection) -> None:
     """Why: one row per conversation, per turn, and per thing a turn said, showed or heard."""
     db.execute("""
         CREATE TABLE IF NOT EXISTS sessions (
@@ -82,13 +79,18 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS feedback_session ON feedback(session_id, turn)")
 
 
-@migrations()
-def m002_turns_keep_reply_and_memory(db: sqlite_utils.Database) -> None:
+def m002_turns_keep_reply_and_memory(db: sqlite3.Connection) -> None:
     """Why: the store, not the checkpointer, keeps a session's history (JSON of each reply)
     and enough to rebuild the session when checkpoints.db is lost (the memory after the turn).
     """
-    db.execute("ALTER TABLE turns ADD COLUMN reply TEXT NOT NULL DEFAULT '{}'")
-    db.execute("ALTER TABLE turns ADD COLUMN memory TEXT NOT NULL DEFAULT '{}'")
+    have = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+    for column in ("reply", "memory"):
+        if column not in have:  # idempotent, as every step of a ladder must be
+            db.execute(f"ALTER TABLE turns ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'")
+
+
+# The store's steps, in order: a new step is one more function here.
+MIGRATIONS = Ladder("rummage.memory", [m001_create_tables, m002_turns_keep_reply_and_memory])
 
 
 class StoreError(Exception):
@@ -129,7 +131,7 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
         self.db = sqlite_utils.Database(conn)
-        migrations.apply(self.db)
+        apply(conn, MIGRATIONS)
 
     def close(self) -> None:
         self.db.conn.close()

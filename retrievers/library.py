@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrievers.catalog import DB_NAME, SCHEMA, Catalog, summary
+from retrievers.catalog import DB_NAME, SCHEMA, Catalog, UnreadableCatalog, summary
 from retrievers.encoders import Encoder, ModelSpec
 from retrievers.images import MAX_PIXELS, decode
 from retrievers.index import VectorIndex
@@ -42,8 +42,8 @@ _NAME = re.compile(rf"(?!\.)[\w.-]{{1,{NAME_LENGTH}}}")
 
 __all__ = [
     "DB_NAME", "INDEX_NAME", "SCHEMA", "Hit", "IndexReport", "Library", "LibraryError",
-    "ModelMismatch", "Progress", "UnknownLibrary", "checked_name", "is_folder_path",
-    "library_dir", "list_libraries",
+    "ModelMismatch", "Progress", "UnknownLibrary", "UnreadableLibrary", "checked_name",
+    "is_folder_path", "library_dir", "list_libraries",
 ]
 
 
@@ -57,6 +57,15 @@ class UnknownLibrary(LibraryError):
 
 class ModelMismatch(LibraryError):
     pass
+
+
+class UnreadableLibrary(LibraryError):
+    def __init__(self, folder: Path, reason: str):
+        self.folder, self.reason = folder, reason
+        super().__init__(
+            f"{DB_NAME} in {folder} is not a readable SQLite database ({reason}): restore it "
+            "from a backup or delete the folder and index again"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,15 +95,17 @@ def is_folder_path(name_or_path: str | Path) -> bool:
 
 
 def list_libraries(home: Path) -> list[dict]:
-    """Each library under home with its size, model and vocabulary, for `rummage libraries`."""
+    """Each library under home with its size, model and vocabulary, for `rummage libraries`;
+    one whose library.db cannot be read is listed with `unreadable` (the reason) instead."""
     out = []
     if not home.is_dir():
         return out
     for folder in sorted(p for p in home.iterdir() if (p / DB_NAME).is_file()):
-        found = summary(folder / DB_NAME)
-        if found is None:
+        try:
+            info, count = summary(folder / DB_NAME)
+        except UnreadableCatalog as e:
+            out.append({"name": folder.name, "folder": str(folder), "unreadable": e.reason})
             continue
-        info, count = found
         out.append(
             {"name": folder.name, "images": count, "model": _spec(info).label,
              "root": info.get("root"), "folder": str(folder),
@@ -109,7 +120,10 @@ class Library:
     def __init__(self, folder: Path, *, encoder: Encoder | None = None):
         self.folder = folder
         self.name = folder.name
-        self.catalog = Catalog(folder / DB_NAME)
+        try:
+            self.catalog = Catalog(folder / DB_NAME)
+        except UnreadableCatalog as e:
+            raise UnreadableLibrary(folder, e.reason) from e
         self.db = self.catalog.db  # still read by callers moving to the reads below
         # The catalog's lock also guards the loaded encoder, index and looks, so an index
         # rebuild never reads the tables halfway through a batch being written.

@@ -20,7 +20,7 @@ DEMO_WORDS = {"t-shirt", "shirt", "sweater", "jacket", "dress", "skirt", "trouse
               "sleeveless", "short sleeves", "long sleeves", "polka-dot", "knee-length",
               "striped", "checked", "pattern_color"}
 ALLOWED = {"tui": set(PACKAGES), "agent": {"agent", "memory", "retrievers"},
-           "memory": {"memory"}, "retrievers": {"retrievers"}}
+           "memory": {"memory", "retrievers"}, "retrievers": {"retrievers"}}
 
 
 def modules() -> dict[str, Path]:
