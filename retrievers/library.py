@@ -29,7 +29,7 @@ import numpy as np
 
 from retrievers.catalog import DB_NAME, SCHEMA, Catalog, UnreadableCatalog, summary
 from retrievers.encoders import Encoder, ModelSpec
-from retrievers.images import MAX_PIXELS, decode
+from retrievers.images import MAX_PIXELS, BadImage, decode
 from retrievers.index import VectorIndex
 from retrievers.index_file import INDEX_NAME, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
@@ -355,7 +355,10 @@ class Library:
         return self.search_vector(self.encoder.encode_texts([text])[0], k, **kwargs)
 
     def search_image(self, path: Path, k: int = 10, **kwargs) -> list[Hit]:
-        decoded = decode(Path(path))
+        try:
+            decoded = decode(Path(path))
+        except BadImage as e:
+            raise LibraryError(f"Cannot search with {path}: {e}") from e
         return self.search_vector(self.encoder.encode_images([decoded.image])[0], k, **kwargs)
 
 
