@@ -37,6 +37,7 @@ def loop(name: str, turns: int, session: str, env: dict) -> list[dict]:
                                session], capture_output=True, text=True, env=env, check=False)
         out.append({"text": text, "code": done.returncode,
                     "stderr_lines": len(done.stderr.strip().splitlines()),
+                    "stderr": done.stderr.strip()[-300:],
                     "traceback": "Traceback" in done.stderr})
     return out
 
@@ -84,6 +85,10 @@ def main() -> None:
               f"{r['in_order']!s:>8} {r['lost']:>4} {r['failed_one_line']:>12} "
               f"{r['tracebacks']:>10}")
     print(f"{seconds:.0f} s for {args.loops} x {args.turns} turns")
+    for name, results in runs.items():
+        for r in results:
+            if r["code"]:
+                print(f"{name}: {r['text']!r} exited {r['code']}: {r['stderr']}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "seconds": round(seconds, 1)}, indent=2))
 
