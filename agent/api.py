@@ -47,6 +47,7 @@ from memory.session_lock import session_lock
 from memory.store import Store
 from retrievers.home import rummage_home
 from retrievers.library import Library
+from retrievers.migrations import use_wal
 from retrievers.rerank import SATISFIED, PropositionScorer, RerankWeights
 
 CHECKPOINTS = "checkpoints.db"
@@ -412,7 +413,7 @@ def _open_saver(path: Path):
         # A turn writes one ~4 KB checkpoint, but WAL mode lets the log grow to 1,000 pages
         # (4 MB) before folding it back, and never shrinks it: most of a long session's disk
         # was log (session_growth.py). Fold it every 64 pages and cut it back to 512 KB.
-        conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(conn)
         conn.execute("PRAGMA wal_autocheckpoint=64")
         conn.execute("PRAGMA journal_size_limit=524288")
         saver = SqliteSaver(conn)

@@ -393,6 +393,22 @@ def _utf8(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def _disk_is_full(library: str | None) -> bool:
+    """Whether the disk holding the library (or RUMMAGE_HOME) has less than 1 MB left."""
+    import shutil
+
+    from retrievers.library import is_folder_path
+
+    folder = rummage_home() / library if library and not is_folder_path(library) else (
+        Path(library).expanduser() if library else rummage_home())
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
 def fault_line(error: BaseException, args: argparse.Namespace | None = None) -> str | None:
     """One line for a fault of the machine around us (disk, permissions, a damaged database
     file, memory), or None when the error is no such fault (then it is a bug)."""
@@ -411,7 +427,8 @@ def fault_line(error: BaseException, args: argparse.Namespace | None = None) -> 
         library = getattr(args, "library", None)
         where = f"the files of library {printable(library)!r}" if library else "a database file"
         reason = str(error)
-        if "full" in reason:
+        # a full disk in WAL mode is often "disk I/O error" (the log cannot grow), not "full"
+        if "full" in reason or ("I/O" in reason and _disk_is_full(library)):
             return f"cannot write {where}: disk full"
         if "readonly" in reason or "read-only" in reason:
             return f"cannot write {where}: read-only ({reason})"

@@ -33,6 +33,8 @@ class ChatSession(Protocol):
 
 @runtime_checkable
 class ChatAgent(Protocol):
+    notices: list[str]  # what the agent repaired on its own, a line each (shown as notes)
+
     @property
     def library_name(self) -> str: ...
     @property

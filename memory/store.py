@@ -22,7 +22,7 @@ from typing import Protocol, Self
 
 import sqlite_utils
 
-from retrievers.migrations import Ladder, apply
+from retrievers.migrations import Ladder, apply, use_wal
 
 FEEDBACK_KINDS = ("like", "dislike", "undo", "reference", "preview", "remove-constraint", "found")
 
@@ -128,7 +128,7 @@ class Store:
         # Same settings as the library's connection: both write this file, possibly from
         # worker threads of the TUI, and WAL lets one read while the other writes.
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(conn)
         conn.execute("PRAGMA foreign_keys=ON")
         self.db = sqlite_utils.Database(conn)
         apply(conn, MIGRATIONS)

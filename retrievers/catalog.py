@@ -45,7 +45,7 @@ import numpy as np
 import sqlite_utils
 
 from retrievers.images import Decoded, FileEntry
-from retrievers.migrations import Ladder, apply
+from retrievers.migrations import Ladder, apply, use_wal
 
 DB_NAME = "library.db"
 
@@ -144,7 +144,7 @@ class Catalog:
         try:
             _check_readable(conn, path)
             # WAL lets readers (another process listing libraries) in while a batch is written.
-            conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(conn)
             conn.execute("PRAGMA foreign_keys=ON")
             apply(conn, LADDER)
         except sqlite3.DatabaseError as e:

@@ -29,6 +29,7 @@ Design decisions:
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,3 +136,24 @@ def _adopt(conn: sqlite3.Connection, ladder: Ladder) -> None:
 def _record(conn: sqlite3.Connection, ladder: Ladder, name: str) -> None:
     conn.execute(f"INSERT INTO {RECORDS} (migration_set, name, applied_at) VALUES (?, ?, ?)",
                  [ladder.name, name, str(datetime.now(UTC))])
+
+
+def use_wal(conn: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Put conn's file in WAL mode (persistent, so once per file), waiting out racing openers.
+
+    Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at
+    once instead of calling the busy handler: three processes opening a new library together
+    failed this way about 1 round in 30 under load (tests/retrievers/test_migrations.py). A
+    file already in WAL mode is only read."""
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)

@@ -166,8 +166,8 @@ class RummageApp(App[int]):
             status.model = agent.model_label
             self.query_one(ResultsGrid).loading = False
             await self._show_session(session, *state, keep_pending=True)
-            if note:
-                self.query_one(Conversation).add_note(note)
+            for line in [*agent.notices, *([note] if note else [])]:
+                self.query_one(Conversation).add_note(printable(line))
 
         return apply
 

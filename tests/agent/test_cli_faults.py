@@ -141,6 +141,62 @@ def test_a_full_disk_is_one_line(hostile_library, monkeypatch, capsys):
     assert code == 1 and err == "rummage: cannot write /home/x/library.db: disk full\n"
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB tmpfs: a real full disk. Mounting needs root; elsewhere the simulated
+    test above stands in."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+                             capture_output=True, check=False)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_really_full_disk_is_one_line_and_loses_no_recorded_turn(small_disk, tmp_path,
+                                                                   tiny_model_dir, monkeypatch,
+                                                                   capsys):
+    monkeypatch.setenv("RUMMAGE_HOME", str(small_disk))
+    folder = tmp_path / "pics"
+    for i in range(3):
+        make_image(folder / f"{i}.png", (i * 80, 0, 0))
+    library = Library.create(small_disk, "pics",
+                             ModelSpec.from_options(None, None, str(tiny_model_dir)),
+                             vocabulary="demo")
+    library.index_folder(folder)
+    library.close()
+    code, out, _ = run(capsys, "ask", "a red dress", "-l", "pics")
+    session = out.split("session: ")[1].split()[0]
+    filler = small_disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:  # every byte the disk has left
+        while True:
+            os.write(fd, b"x" * 4096)
+    except OSError as e:
+        assert e.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    codes = []
+    for text in ["make it blue", "not 2", "none of these", "with long sleeves"]:
+        code, out, err = run(capsys, "ask", text, "-l", "pics", "--session", session)
+        codes.append(code)
+        assert code in (0, 1) and "Traceback" not in err
+        if code:
+            assert one_line(err) and "disk full" in err
+    assert 1 in codes  # the disk did fill up
+    filler.unlink()
+    code, out, err = run(capsys, "ask", "thanks", "-l", "pics", "--session", session)
+    assert code == 0, err
+    from memory.store import Store
+
+    with Store(small_disk / "pics" / "library.db") as store:
+        kept = [t["text"] for t in store.turns(session)]
+    said = ["make it blue", "not 2", "none of these", "with long sleeves"]
+    assert kept == ["a red dress", *[t for t, c in zip(said, codes) if c == 0], "thanks"]
+
+
 def test_a_garbage_checkpoints_file_is_set_aside_in_one_line(hostile_library, rummage_home,
                                                               capsys):
     # the checkpoints are a working copy of what library.db records: the turn goes on

@@ -194,6 +194,7 @@ class FakeAgent:
         self._sessions: dict[str, FakeSession] = {}
         self.calls: list[tuple] = []
         self.closed = False
+        self.notices: list[str] = []
 
     def warm_up(self) -> None:
         pass

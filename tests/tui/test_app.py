@@ -358,3 +358,13 @@ def test_status_line_names_library_size_model_and_session():
     status = StatusLine()
     status.library, status.image_count, status.model, status.session_id = "demo", 20000, "m", "s1"
     assert status.render().plain == "demo · 20,000 images · m · session s1"
+
+
+@pytest.mark.asyncio
+async def test_what_the_agent_repaired_on_opening_is_told_in_the_conversation(fake_agent):
+    fake_agent.notices.append("checkpoints.db could not be read; it was moved to "
+                              "checkpoints.db.damaged-1 and sessions are rebuilt")
+    app = chat(lambda: fake_agent)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "checkpoints.db could not be read" in conversation_text(app)
