@@ -155,6 +155,32 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+def test_a_really_read_only_home_is_one_line_for_every_command(small_disk, tmp_path,
+                                                               tiny_model_dir, monkeypatch,
+                                                               capsys):
+    monkeypatch.setenv("RUMMAGE_HOME", str(small_disk))
+    folder = tmp_path / "pics"
+    make_image(folder / "0.png", (200, 0, 0))
+    library = Library.create(small_disk, "pics",
+                             ModelSpec.from_options(None, None, str(tiny_model_dir)))
+    library.index_folder(folder)
+    library.close()
+    remounted = subprocess.run(["mount", "-o", "remount,ro", str(small_disk)],
+                               capture_output=True, check=False)
+    if remounted.returncode:
+        pytest.skip("cannot remount the tmpfs read-only here")
+    new = ["index", str(folder), "-l", "new", "--checkpoint", str(tiny_model_dir)]
+    for command in (["index", str(folder), "-l", "pics"], new,
+                    ["ask", "a red dress", "-l", "pics"], ["search", "red", "-l", "pics"],
+                    ["libraries"]):
+        code, _, err = run(capsys, *command)
+        assert "Traceback" not in err, command
+        if code:  # reading may work; whatever fails says so in one line
+            assert code in (1, 2) and one_line(err), (command, err)
+    code, _, err = run(capsys, *new)  # a new library cannot be made there
+    assert code == 1 and "read-only" in err, err
+
+
 def test_a_really_full_disk_is_one_line_and_loses_no_recorded_turn(small_disk, tmp_path,
                                                                    tiny_model_dir, monkeypatch,
                                                                    capsys):
