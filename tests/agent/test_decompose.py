@@ -197,3 +197,24 @@ def test_from_pretrained_loads_nothing_until_first_use():
 
 def test_parse_lines_ignores_bullets_without_a_polarity():
     assert parse_lines("navy\nchecked", WORDS) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # things the photo vocabulary does not know still count as things when they are the subject
+    # or are placed by a preposition: each keeps its own attributes
+    ("Place the gray mittens on the wooden table.", ["gray mittens", "wooden table"]),
+    ("put a green pack on the back of the black dog", ["green pack", "black dog"]),
+    ("a red bird with blue feathers on a wooden railing",
+     ["red bird", "blue feathers", "wooden railing"]),
+    # one thing: what "with" brings is a part of it, and a view of a thing is not another thing
+    ("a red bird with blue feathers", ["bird", "red", "blue feathers"]),
+    ("the back view of a light gray train", ["back view", "train", "light gray"]),
+])
+def test_unknown_things_keep_their_own_attributes(text, expected):
+    found = decompose(text, load_vocabulary("photos"))
+    assert sorted(p.text for p in found) == sorted(expected)
+
+
+def test_a_garment_with_an_unknown_part_is_still_one_thing():
+    found = decompose("is a red colored shirt with background images", WORDS)
+    assert "red" in [p.text for p in found] and "shirt" in [p.text for p in found]
