@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="rounds of racing first opens")
     parser.add_argument("--index-rounds", type=int, default=5,
                         help="rounds of racing first `rummage index` runs (loads torch: slower)")
-    parser.add_argument("--json", type=Path, default=Path("race_opens.json"))
+    parser.add_argument("--json", type=Path, default=Path("bench-out/race_opens.json"))
     args = parser.parse_args()
     results = run(args.rounds, args.index_rounds)
     print(f"{'race':<8}{'rounds':>8}{'processes':>11}{'failed':>8}{'broken':>8}{'s/round':>9}")
@@ -157,6 +157,7 @@ def main() -> None:
               f"{r['seconds_per_round']:>9}")
         for message in r["failure_messages"] + r["broken_messages"]:
             print(f"    {message}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.json}")
 
