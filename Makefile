@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/index_bench.py
 	$(BIN)/python benchmarks/turn_bench.py
+	$(BIN)/python benchmarks/cold_start.py
 
 eval: $(STAMP)
 	$(BIN)/rummage eval --library demo --episodes 500 --turns 10 \

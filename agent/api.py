@@ -232,7 +232,7 @@ class Agent:
 
     def warm_up(self) -> None:
         """Load the model and the index now rather than on the first turn."""
-        self.library.encoder  # noqa: B018
+        self.library.text_encoder  # noqa: B018
         self.library.index  # noqa: B018
 
     def new_session(self, session_id: str | None = None) -> Session:

@@ -30,6 +30,10 @@ from pathlib import Path
 from agent.errors import CliError
 from agent.terminal import printable
 from retrievers.home import rummage_home
+from retrievers.threads import limit_before_imports
+
+# Before any command imports numpy, faiss or torch: their thread pools are sized when they load.
+limit_before_imports()
 
 EXIT_USER_ERROR = 2
 EXIT_FAULT = 1  # the machine around us failed (disk, permissions, a damaged file), or a bug
@@ -77,7 +81,8 @@ def cmd_index(args) -> int:
         library = Library.create(home, args.library, spec, vocabulary=vocabulary,
                                  encoder=Encoder.load(spec))
     try:
-        library.encoder  # noqa: B018 - fail on the model before walking the folder
+        # The model loads when an image is to be embedded: an unchanged folder never needs it
+        # (2.8 s before); a new library loaded it above, so a bad name fails before the walk.
         _print(f"Indexing {folder} into library {library.name!r} with {library.spec.label} "
                f"(vocabulary {library.vocabulary_ref})", file=sys.stderr)
         report = library.index_folder(folder, progress=progress_bar("embedding"))

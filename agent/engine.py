@@ -90,7 +90,7 @@ class Engine:
 
     @property
     def encoder(self):
-        return self.library.encoder
+        return self.library.text_encoder  # the engine only embeds text
 
     # -- first stage -----------------------------------------------------------------------
 

@@ -8,10 +8,15 @@ Why the hub is probed before open_clip sees it: offline, huggingface_hub retries
 about 25 s before failing with a long traceback. We look in the local cache first, then try one
 TCP connection to the hub (3 s at most); when both fail we raise `ModelUnavailable` at once with
 the two ways out (a local checkpoint, or the demo model).
+
+Why torch is imported inside the functions that use it: a text search runs on the library's
+numpy export of the text tower (text_tower.py) and needs only ModelSpec from here; torch at the
+top of this module cost every `rummage search` 1.1-1.7 s.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -21,15 +26,20 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 DEMO = "demo"
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+# retrievers.demo.model.CHECKPOINT_PATH, named here because importing that module imports open_clip
+DEMO_CHECKPOINT = Path(__file__).parent / "demo" / "rummage-demo.safetensors"
 
 
 class EncoderError(Exception):
@@ -87,12 +97,28 @@ class ModelSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def fingerprint(self) -> str:
+        """What names these exact weights: the spec, plus the size and time of a weights file
+        on disk (the demo checkpoint, a local checkpoint), which can change under one name."""
+        files = [Path(self.checkpoint)] if self.checkpoint else (
+            [DEMO_CHECKPOINT] if self.name == DEMO else [])
+        stamps = []
+        for path in files:
+            for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+                if file.is_file():
+                    stat = file.stat()
+                    stamps.append([str(file.relative_to(path)) if file != path else file.name,
+                                   stat.st_size, stat.st_mtime_ns])
+        return json.dumps({"spec": self.to_dict(), "files": stamps}, sort_keys=True)
+
     @classmethod
     def from_dict(cls, data: dict) -> ModelSpec:
         return cls(**{k: data.get(k) for k in ("name", "pretrained", "checkpoint")})
 
 
 def default_device() -> str:
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -108,6 +134,8 @@ class Encoder:
         self.dtype = next(model.parameters()).dtype
         size = getattr(model.visual, "image_size", 224)
         self.image_size = size[0] if isinstance(size, (tuple, list)) else int(size)
+        import torch
+
         with torch.inference_mode():
             probe = tokenizer(["a"]).to(device)
             self.dim = int(model.encode_text(probe).shape[-1])
@@ -130,6 +158,8 @@ class Encoder:
 
     def encode_pixels(self, tensors: Sequence[torch.Tensor], batch_size: int = 128) -> np.ndarray:
         """Embed already preprocessed images (so decoding can run apart from the model)."""
+        import torch
+
         out = []
         with torch.inference_mode():
             for start in range(0, len(tensors), batch_size):
@@ -142,6 +172,8 @@ class Encoder:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
         if missing:
+            import torch
+
             with torch.inference_mode():
                 for start in range(0, len(missing), batch_size):
                     chunk = missing[start : start + batch_size]
@@ -158,7 +190,7 @@ class Encoder:
             )
 
 
-def _unit(features: torch.Tensor) -> np.ndarray:
+def _unit(features) -> np.ndarray:
     features = features.float()
     features = features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return features.cpu().numpy().astype(np.float32)

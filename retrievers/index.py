@@ -25,6 +25,18 @@ Design decisions:
   recall@10 >= 0.998 with margin (0.907 at nprobe 8 on 100k) for under 1 ms. Recall of a
   1000-candidate pool is lower at nprobe 32 (0.935 at 100k, 0.881 at 1M; 0.955 at nprobe 128):
   a caller that needs the whole top-1000 should raise nprobe.
+- Re-measured with the pools at one thread (retrievers/threads.py; the table above ran faiss's
+  OpenMP and OpenBLAS pools two-wide, fighting torch's and numpy's for 2 cores). Exact single
+  queries, 512-d unit vectors, median of 50, both settings in one run on a loaded machine:
+
+      n          20k     100k    200k    400k
+      1 thread   3.6 ms  17 ms   66 ms   135 ms
+      2 threads  36 ms   84 ms   131 ms  252 ms
+
+  The same run put the old 100k two-thread query at 84 ms (10 ms quiet, so this run was ~8x
+  slow): one thread at 200k (66 ms) is still faster than what the old threshold accepted, so
+  the threshold is 200k. Indexes already IVF between 100k and 200k stay IVF until they fall
+  below half of it (the hysteresis above); nothing is rebuilt because of the change.
 - `exclude` is done by over-fetching k + (number of excluded ids present) and filtering, not with
   a faiss IDSelector: it is exact, works unchanged on GPU indexes (not all of which take
   selectors), and the ids people exclude in a conversation are few.
@@ -68,9 +80,9 @@ class VectorIndexError(ValueError):
 
 @dataclass(frozen=True)
 class IndexConfig:
-    # Above this many vectors the index is approximate (IVF); at or below, exact. At 100k an
-    # exact single query takes 10 ms on 2 cores, growing linearly (147 ms at 1M).
-    exact_threshold: int = 100_000
+    # Above this many vectors the index is approximate (IVF); at or below, exact: with one
+    # thread an exact query at 200k costs less than one at 100k did with two (docstring).
+    exact_threshold: int = 200_000
     # IVF list count = this × sqrt(n), the usual FAISS rule (about 4000 lists at 1M vectors).
     nlist_per_sqrt_n: float = 4.0
     # IVF lists probed per query; 32 gives recall@10 0.998-1.0 on clustered data up to 1M.

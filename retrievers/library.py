@@ -33,6 +33,9 @@ from retrievers.images import MAX_PIXELS, BadImage, decode
 from retrievers.index import VectorIndex
 from retrievers.index_file import INDEX_NAME, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
+from retrievers.text_tower import FILE_NAME as TEXT_TOWER_NAME
+from retrievers.text_tower import NumpyTextTower, Unsupported
+from retrievers.threads import bulk_threads, interactive_threads, threads_for_bulk, use_threads
 
 DEFAULT_VOCABULARY = "photos"  # what a new library reads text with, unless told otherwise
 NAME_LENGTH = 64
@@ -128,7 +131,9 @@ class Library:
         # The catalog's lock also guards the loaded encoder, index and looks, so an index
         # rebuild never reads the tables halfway through a batch being written.
         self._lock = self.catalog.lock
+        use_threads(interactive_threads())  # a library is opened to search or talk (threads.py)
         self._encoder = encoder
+        self._text_encoder: NumpyTextTower | Encoder | None = None
         self._index: VectorIndex | None = None
         self._looks: tuple[dict[int, int], np.ndarray] | None = None
         self._vocabulary = None  # loaded on first use
@@ -214,6 +219,40 @@ class Library:
             return self._encoder
 
     @property
+    def text_encoder(self) -> NumpyTextTower | Encoder:
+        """What embeds text: the numpy export of the model's text tower (text_tower.py), made
+        on first use and kept beside library.db, so a text search imports no torch; the
+        PyTorch encoder itself only for a tower the export does not know."""
+        with self._lock:
+            if self._text_encoder is None:
+                path = self.folder / TEXT_TOWER_NAME
+                fingerprint = self.spec.fingerprint()
+                tower = NumpyTextTower.load(path, fingerprint)
+                if tower is None:
+                    tower = self._export_text_tower(path, fingerprint)
+                self._text_encoder = tower or self.encoder
+            return self._text_encoder
+
+    def _bulk_encoder(self) -> Encoder:
+        encoder = self.encoder
+        use_threads(bulk_threads())  # torch may have loaded just now, sized for a search
+        return encoder
+
+    def _export_text_tower(self, path: Path, fingerprint: str) -> NumpyTextTower | None:
+        from retrievers.text_tower import export
+
+        encoder = self.encoder
+        try:
+            tower = export(encoder.model, encoder.tokenizer, fingerprint)
+        except Unsupported:
+            return None
+        try:
+            tower.save(path)
+        except OSError:  # a read-only library: this process still uses the tower it made
+            pass
+        return tower
+
+    @property
     def vocabulary_ref(self) -> str:
         """The vocabulary this library reads text with, as recorded: a name or a file path."""
         return _vocabulary_ref(self.info)
@@ -270,9 +309,13 @@ class Library:
                 f"for {root}"
             )
         self.catalog.set_info(root=str(root))
-        report = Indexer(self.catalog, root, encoder=lambda: self.encoder, metadata=metadata,
-                         progress=progress, batch_size=batch_size, max_pixels=max_pixels).run()
-        self.refresh_index()
+        with threads_for_bulk():
+            report = Indexer(self.catalog, root, encoder=self._bulk_encoder, metadata=metadata,
+                             progress=progress, batch_size=batch_size,
+                             max_pixels=max_pixels).run()
+            if self._encoder is not None:  # the model is loaded anyway: export now, not later
+                self.text_encoder  # noqa: B018
+            self.refresh_index()
         report.total = len(self)
         report.seconds = time.perf_counter() - started
         return report
@@ -294,7 +337,7 @@ class Library:
             return self._index
 
     def _load_index(self) -> VectorIndex:
-        return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.encoder.dim)
+        return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.text_encoder.dim)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -352,7 +395,7 @@ class Library:
         ]
 
     def search_text(self, text: str, k: int = 10, **kwargs) -> list[Hit]:
-        return self.search_vector(self.encoder.encode_texts([text])[0], k, **kwargs)
+        return self.search_vector(self.text_encoder.encode_texts([text])[0], k, **kwargs)
 
     def search_image(self, path: Path, k: int = 10, **kwargs) -> list[Hit]:
         try:

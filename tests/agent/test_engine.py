@@ -73,7 +73,7 @@ def test_on_a_photo_library_a_dog_is_told_from_a_cat_by_contrast_with_other_anim
 
     photos = load_vocabulary("photos")
     encoder = WordEncoder(photos.slot("animal").contrast)
-    library = SimpleNamespace(encoder=encoder, vocabulary=photos)
+    library = SimpleNamespace(text_encoder=encoder, vocabulary=photos)
     engine = Engine(library)
     state = QueryState(turn=1, constraints=(
         Constraint(text="dog", said="a dog", polarity=1, slot="animal", turn=1),))
