@@ -196,6 +196,7 @@ def _things(clean: str, vocabulary: Vocabulary) -> int:
     phrase: list[str] = []
     subject = True  # until the first phrase: "put [a green pack] on the dog"
     placed = False
+    named = False  # the phrase follows a determiner: a noun phrase, not "ok" or "hmm"
     for word in [*words, ""]:  # "" ends the last phrase
         if word and word not in _FUNCTION and word not in _CLAUSE_OPENERS | _CONNECTIVES:
             phrase.append(word)
@@ -203,11 +204,13 @@ def _things(clean: str, vocabulary: Vocabulary) -> int:
         if phrase:
             # "the back view of a train", "a close up of a cake": a view of the thing
             of_what = subject and word == "of"
-            if (subject or placed) and not of_what and _unknown_noun(phrase[-1], vocabulary) \
+            if (subject or placed) and named and not of_what \
+                    and _unknown_noun(phrase[-1], vocabulary) \
                     and not any(slot in vocabulary.heads for _, slot in vocabulary.pieces(phrase)):
                 unknown += 1
             subject, phrase = False, []
-        if word not in _DETERMINERS:
+        named = word in _DETERMINERS
+        if not named:
             placed = word in _PLACING
     return known + unknown
 
