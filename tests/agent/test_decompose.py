@@ -209,6 +209,8 @@ def test_parse_lines_ignores_bullets_without_a_polarity():
     # one thing: what "with" brings is a part of it, and a view of a thing is not another thing
     ("a red bird with blue feathers", ["bird", "red", "blue feathers"]),
     ("the back view of a light gray train", ["back view", "train", "light gray"]),
+    # a word before the noun phrase is not a thing: "hmm", "ok so"
+    ("hmm ok so a red bird", ["bird", "red"]),
 ])
 def test_unknown_things_keep_their_own_attributes(text, expected):
     found = decompose(text, load_vocabulary("photos"))
