@@ -181,8 +181,7 @@ class Engine:
         return [
             Criterion(text=words.render(c.text, c.slot, noun), polarity=c.polarity,
                       weight=c.weight(state.turn),
-                      alternatives=tuple(words.render(a, c.slot, noun)
-                                         for a in words.alternatives(c.text, c.slot)))
+                      alternatives=tuple(words.contrasts(c.text, c.slot, noun)))
             for c in state.constraints
         ]
 

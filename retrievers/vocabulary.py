@@ -58,6 +58,9 @@ class Slot:
     prompt: str = "{value} {noun}"  # the encoder's prompt for a value; {noun}: the head in force
     colored_by: str | None = None  # the slot whose values colour this one's nouns ("color")
     colored_prompt: str = "{noun} with {color} {pattern}"  # prompt of a coloured value
+    # the rival of a coloured value: its colour on the whole thing ("orange dress with polka
+    # dots" against "dress with orange polka dots"); empty: no such rival
+    whole_prompt: str = "{color} {noun} with {pattern}"
     negated_name: str | None = None  # what "no <slot name>" wants ("no pattern" -> "solid")
     # whether the attributes in force are phrased with this slot's value as their noun: false
     # for people, so a colour is never phrased as "black woman" (until a colour is bound to
@@ -486,6 +489,26 @@ class Vocabulary:
             # a phrase around a value ("my dog", "cotton shirt"): vary the value, keep the rest
             return [f"{rest} {v}" for v in slot.contrast if v != own[0]]
         return [v for v in slot.contrast if v != text]
+
+    def contrasts(self, text: str, slot_name: str | None, noun: str | None) -> list[str]:
+        """The prompts a value is judged against: its alternatives in its slot, rendered, and
+        for a coloured value its colour on the whole thing.
+
+        Why the whole-thing rival: an encoder reads "a dress with orange polka dots" as much
+        as an orange dress with dots as a dress with orange dots; with only other dot colours
+        as rivals, every orange dress with dots met "orange polka-dot". On the demo model a
+        green sweater with orange dots is nearer "sweater with orange polka dots" (0.50) than
+        "orange sweater with polka dots" (0.44), and an orange pair of shorts with black dots
+        the other way round (0.30 against 0.41), so the rival tells them apart."""
+        prompts = [self.render(a, slot_name, noun) for a in self.alternatives(text, slot_name)]
+        slot = self.slot(slot_name)
+        colored = self.colored(text) if slot is not None and slot.colored_by else None
+        if colored and slot.whole_prompt:
+            color, value, _ = colored
+            prompts.append(slot.whole_prompt.format(
+                noun=noun or self.default_noun, color=color,
+                pattern=self._noun_form(slot, value)).strip())
+        return prompts
 
     def render(self, text: str, slot_name: str | None, noun: str | None) -> str:
         """A prompt for one value, phrased with the head in force ("long" -> "long dress")."""

@@ -183,6 +183,7 @@ def _check(vocabulary: Vocabulary) -> None:
             raise VocabularyError(f"{where}: slot {slot.name!r} is colored_by {slot.colored_by!r}"
                                   ", which is not a slot")
         templates = [(slot.prompt, "prompt"), (slot.colored_prompt, "colored_prompt"),
+                     (slot.whole_prompt, "whole_prompt"),
                      *((v.prompt, f"prompt of {v.value!r}") for v in slot.values if v.prompt)]
         for template, what in templates:
             try:
@@ -190,7 +191,8 @@ def _check(vocabulary: Vocabulary) -> None:
             except (KeyError, IndexError, ValueError) as e:
                 raise VocabularyError(
                     f"{where}: the {what} of slot {slot.name!r} ({template!r}) cannot be filled "
-                    "(use {value} and {noun}; {color} and {pattern} in colored_prompt)") from e
+                    "(use {value} and {noun}; {color} and {pattern} in colored_prompt and "
+                    "whole_prompt)") from e
 
 
 def _comparative(data: Mapping) -> Comparative:
@@ -214,6 +216,6 @@ def _slot(data: Mapping) -> Slot:
               contrast=v.get("contrast", True), prompt=v.get("prompt"))
         for v in data["values"])
     known = {k: data[k] for k in ("kind", "place", "prompt", "colored_by", "colored_prompt",
-                                  "negated_name", "binds") if k in data}
+                                  "whole_prompt", "negated_name", "binds") if k in data}
     return Slot(name=data["name"], names=tuple(data.get("names", ())),
                 modifiers=tuple(data.get("modifiers", ())), values=values, **known)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,29 @@ def test_people_are_never_the_noun_of_a_colour_prompt():
     assert PHOTOS.head_of(wanted) is None
     assert PHOTOS.render("red", "color", PHOTOS.head_of(wanted)) == "red photo"
     assert PHOTOS.head_of([("woman", "person"), ("dog", "animal")]) == "dog"
+
+
+def test_a_coloured_pattern_is_judged_against_its_colour_on_the_whole_thing():
+    # "orange polka dots" must beat "an orange dress with dots", not only other dot colours
+    contrasts = DEMO.contrasts("orange polka-dot", "pattern", "dress")
+    assert "dress with red polka dots" in contrasts
+    assert contrasts[-1] == "orange dress with polka dots"
+    # a plain value has only its slot's alternatives
+    assert not any(" with " in c for c in DEMO.contrasts("red", "color", "dress"))
+
+
+def test_the_whole_thing_rival_is_data(tmp_path):
+    data = json.loads((Path(__file__).parents[2] / "retrievers/demo/vocabulary.json")
+                      .read_text(encoding="utf-8"))
+    pattern = next(s for s in data["slots"] if s["name"] == "pattern")
+    pattern["whole_prompt"] = ""
+    path = tmp_path / "no-rival.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    words = load_vocabulary(str(path))
+    assert all(" with polka dots" not in c
+               for c in words.contrasts("orange polka-dot", "pattern", "dress"))
+    pattern["whole_prompt"] = "{colour} {noun}"
+    bad = tmp_path / "bad-rival.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(VocabularyError, match="whole_prompt"):
+        load_vocabulary(str(bad))
