@@ -501,14 +501,19 @@ class Vocabulary:
         "orange sweater with polka dots" (0.44), and an orange pair of shorts with black dots
         the other way round (0.30 against 0.41), so the rival tells them apart."""
         prompts = [self.render(a, slot_name, noun) for a in self.alternatives(text, slot_name)]
+        whole = self.whole_rival(text, slot_name, noun)
+        return [*prompts, whole] if whole else prompts
+
+    def whole_rival(self, text: str, slot_name: str | None, noun: str | None) -> str | None:
+        """For a coloured value, its colour on the whole thing ("orange dress with polka
+        dots" for "orange polka-dot"); None for any other value or without a whole_prompt."""
         slot = self.slot(slot_name)
         colored = self.colored(text) if slot is not None and slot.colored_by else None
-        if colored and slot.whole_prompt:
-            color, value, _ = colored
-            prompts.append(slot.whole_prompt.format(
-                noun=noun or self.default_noun, color=color,
-                pattern=self._noun_form(slot, value)).strip())
-        return prompts
+        if not colored or not slot.whole_prompt:
+            return None
+        color, value, _ = colored
+        return slot.whole_prompt.format(noun=noun or self.default_noun, color=color,
+                                        pattern=self._noun_form(slot, value)).strip()
 
     def render(self, text: str, slot_name: str | None, noun: str | None) -> str:
         """A prompt for one value, phrased with the head in force ("long" -> "long dress")."""
