@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from retrievers.images import Decoded, FileEntry
+from retrievers.images import APPEARANCE_SIDE, Decoded, FileEntry
 from retrievers.migrations import Ladder, apply, use_wal
 
 DB_NAME = "library.db"
@@ -102,6 +102,7 @@ LADDER = Ladder("rummage.catalog", [m001_tables, m002_appearance], user_version=
 # Ids are passed to SQLite as one JSON array: one query for any number of ids, with no limit on
 # bound variables to chunk around.
 _IDS = "id IN (SELECT value FROM json_each(?))"
+LOOK_WIDTH = 3 * APPEARANCE_SIDE * APPEARANCE_SIDE  # numbers in one colour-layout descriptor
 
 
 class UnreadableCatalog(Exception):
@@ -305,14 +306,31 @@ class Catalog:
         rows = self.db.execute("SELECT id FROM vectors ORDER BY id").fetchall()
         return np.fromiter((r[0] for r in rows), np.int64, len(rows))
 
-    def appearances(self) -> tuple[dict[int, int], np.ndarray]:
-        """Every colour-layout descriptor: id -> row of the table (rows before m002 have none)."""
+    def vectors_of(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids among these that have a vector, ascending, and their embeddings."""
+        rows = self.db.execute(f"SELECT id, vector FROM vectors WHERE {_IDS} ORDER BY id",
+                               [_id_list(ids)]).fetchall()
+        found = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        if not rows:
+            return found, np.zeros((0, 0), np.float32)
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+        return found, vectors.copy()
+
+    def looks(self, ids: Sequence[int]) -> np.ndarray:
+        """The colour-layout descriptors of these images, one row per id in the order asked
+        (zeros for an id without one: rows indexed before m002, or gone)."""
+        ids = [int(i) for i in ids]
         rows = self.db.execute(
-            "SELECT id, appearance FROM vectors WHERE appearance IS NOT NULL").fetchall()
-        position = {int(r[0]): n for n, r in enumerate(rows)}
-        table = (np.frombuffer(b"".join(r[1] for r in rows), np.float32)
-                 .reshape(len(rows), -1).copy() if rows else np.zeros((0, 0), np.float32))
-        return position, table
+            f"SELECT id, appearance FROM vectors WHERE {_IDS} AND appearance IS NOT NULL",
+            [json.dumps(ids)]).fetchall()
+        found = {int(r[0]): np.frombuffer(r[1], np.float32) for r in rows}
+        width = len(next(iter(found.values()))) if found else LOOK_WIDTH
+        out = np.zeros((len(ids), width), np.float32)
+        for n, image_id in enumerate(ids):
+            look = found.get(image_id)
+            if look is not None:
+                out[n] = look
+        return out
 
     def skipped(self) -> list[dict]:
         return list(self.db.query("SELECT path, reason FROM skipped ORDER BY path"))

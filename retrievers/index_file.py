@@ -31,8 +31,9 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,39 +48,89 @@ LOCK_NAME = INDEX_NAME + ".lock"
 log = logging.getLogger(__name__)
 
 
-def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int]) -> VectorIndex:
-    """The library's index, level with the catalog. `dim` gives the width of an empty index
-    (called only when the catalog holds no vectors to take it from)."""
+@dataclass(frozen=True)
+class Changes:
+    """The rows one `index` run wrote: enough to patch an index file that was level with the
+    catalog when the run began, as long as nobody else wrote to the catalog meanwhile."""
+
+    since: int  # the catalog's generation before the run
+    commits: int  # the run's transactions that moved the generation on
+    written: Sequence[int]  # rows embedded, new or again
+    removed: Sequence[int]  # rows deleted
+
+    def patch(self, saved_generation: int, generation: int) -> bool:
+        """Whether these changes take an index saved at saved_generation to generation: any
+        other writer's transaction would have moved the generation further than ours did."""
+        return saved_generation == self.since and generation == self.since + self.commits
+
+
+def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int],
+                    changes: Changes | None = None, rebuild: bool = False) -> VectorIndex:
+    """The library's index, level with the catalog: the saved file when it is current, the
+    saved file patched with `changes` when they are all it lacks, else rebuilt from the vectors
+    table (always with rebuild=True). `dim` gives the width of an empty index (called only when
+    the catalog holds no vectors to take it from)."""
     path = folder / INDEX_NAME
     with _exclusive(folder / LOCK_NAME):
         generation = catalog.generation
-        index, problem = _current(path, folder / STAMP_NAME, catalog, generation)
-        if index is not None:
-            return index
+        saved, problem = (None, "") if rebuild else _stamp(folder / STAMP_NAME)
+        current = saved is not None and saved["generation"] == generation
+        patchable = (saved is not None and changes is not None
+                     and changes.patch(saved["generation"], generation))
+        if current or patchable:
+            index, problem = _verified(path, saved)
+            if index is not None and current:
+                problem = _mismatch(index, catalog)
+                if not problem:
+                    return index
+            elif index is not None:
+                _apply(index, changes, catalog)
+                # Checked like a loaded file: a patch that missed a row costs a rebuild.
+                if not _mismatch(index, catalog):
+                    _save(index, folder, generation)
+                    return index
         if problem:
             log.warning("rummage: %s in %s %s; rebuilt it from library.db", INDEX_NAME, folder,
                         problem)
         ids, vectors = catalog.all_vectors()
         index = VectorIndex.build(ids, vectors) if len(ids) else VectorIndex(dim())
-        index.save(path)
-        _write_atomically(folder / STAMP_NAME, json.dumps(
-            {"generation": generation, "count": len(ids), "sha256": _digest(path)}))
+        _save(index, folder, generation)
         return index
 
 
-def _current(path: Path, stamp: Path, catalog: Catalog,
-             generation: int) -> tuple[VectorIndex | None, str]:
-    """The saved index when it is level with the catalog; else None and what is wrong with it
-    ("" when it is merely behind or was never built)."""
+def _apply(index: VectorIndex, changes: Changes, catalog: Catalog) -> None:
+    """Remove the deleted rows, then store the written ones under their ids (replacing the old
+    vector of a changed file); a written row deleted since is removed too."""
+    written, vectors = catalog.vectors_of(changes.written)
+    gone = set(changes.removed) | (set(map(int, changes.written)) - set(written.tolist()))
+    index.remove(sorted(gone))
+    if len(written):
+        index.add(written, vectors)
+
+
+def _save(index: VectorIndex, folder: Path, generation: int) -> None:
+    path = folder / INDEX_NAME
+    index.save(path)
+    _write_atomically(folder / STAMP_NAME, json.dumps(
+        {"generation": generation, "count": len(index), "sha256": _digest(path)}))
+
+
+def _stamp(stamp: Path) -> tuple[dict | None, str]:
+    """The stamp's generation, count and sha256; else None and what is wrong with it ("" when
+    there is none, or it is from before the checksum)."""
     if not stamp.is_file():
         return None, ""
     try:
         saved = json.loads(stamp.read_text())
-        saved_generation, saved_count = int(saved["generation"]), int(saved["count"])
-    except (ValueError, KeyError, TypeError, OSError):
+        saved = {"generation": int(saved["generation"]), "count": int(saved["count"]),
+                 "sha256": saved.get("sha256")}
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
         return None, f"has an unreadable stamp ({stamp.name})"
-    if saved_generation != generation or "sha256" not in saved:
-        return None, ""
+    return (saved, "") if saved["sha256"] else (None, "")
+
+
+def _verified(path: Path, saved: dict) -> tuple[VectorIndex | None, str]:
+    """The index file when it is the one its stamp describes; else None and what is wrong."""
     if not path.is_file():
         return None, "is missing"
     if _digest(path) != saved["sha256"]:
@@ -88,12 +139,19 @@ def _current(path: Path, stamp: Path, catalog: Catalog,
         index = VectorIndex.load(path)
     except VectorIndexError:
         return None, "is not a readable FAISS index"
-    ids = catalog.vector_ids()
-    if len(index) != len(ids) or saved_count != len(ids):
-        return None, f"holds {len(index)} vectors where the table holds {len(ids)}"
-    if not np.array_equal(index.ids(), ids):
-        return None, "holds other images than the table"
+    if len(index) != saved["count"]:
+        return None, f"holds {len(index)} vectors where its stamp says {saved['count']}"
     return index, ""
+
+
+def _mismatch(index: VectorIndex, catalog: Catalog) -> str:
+    """What is wrong with an index that should hold exactly the vectors table's ids, or ""."""
+    ids = catalog.vector_ids()
+    if len(index) != len(ids):
+        return f"holds {len(index)} vectors where the table holds {len(ids)}"
+    if not np.array_equal(index.ids(), ids):
+        return "holds other images than the table"
+    return ""
 
 
 def _digest(path: Path) -> str:

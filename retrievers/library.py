@@ -31,7 +31,7 @@ from retrievers.catalog import DB_NAME, SCHEMA, Catalog, UnreadableCatalog, summ
 from retrievers.encoders import Encoder, ModelSpec
 from retrievers.images import MAX_PIXELS, BadImage, decode
 from retrievers.index import VectorIndex
-from retrievers.index_file import INDEX_NAME, load_or_rebuild
+from retrievers.index_file import INDEX_NAME, Changes, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
 
 DEFAULT_VOCABULARY = "photos"  # what a new library reads text with, unless told otherwise
@@ -125,12 +125,11 @@ class Library:
         except UnreadableCatalog as e:
             raise UnreadableLibrary(folder, e.reason) from e
         self.db = self.catalog.db  # still read by callers moving to the reads below
-        # The catalog's lock also guards the loaded encoder, index and looks, so an index
+        # The catalog's lock also guards the loaded encoder and index, so an index
         # rebuild never reads the tables halfway through a batch being written.
         self._lock = self.catalog.lock
         self._encoder = encoder
         self._index: VectorIndex | None = None
-        self._looks: tuple[dict[int, int], np.ndarray] | None = None
         self._vocabulary = None  # loaded on first use
 
     # -- opening ---------------------------------------------------------------------------
@@ -253,10 +252,12 @@ class Library:
         progress: Progress | None = None,
         batch_size: int = 64,
         max_pixels: int = MAX_PIXELS,
+        rebuild: bool = False,
     ) -> IndexReport:
         """Make the library hold exactly the images under root (incremental, resumable).
 
-        `metadata` maps a path relative to root (with `/`) to the JSON stored in `meta`.
+        `metadata` maps a path relative to root (with `/`) to the JSON stored in `meta`. The
+        index file is patched with what the run changed; rebuild=True trains it anew.
         """
         started = time.perf_counter()
         root = Path(root).expanduser()
@@ -270,9 +271,12 @@ class Library:
                 f"for {root}"
             )
         self.catalog.set_info(root=str(root))
+        since = self.generation
         report = Indexer(self.catalog, root, encoder=lambda: self.encoder, metadata=metadata,
                          progress=progress, batch_size=batch_size, max_pixels=max_pixels).run()
-        self.refresh_index()
+        self.refresh_index(Changes(since=since, commits=report.commits,
+                                   written=report.written_ids, removed=report.removed_ids),
+                           rebuild=rebuild)
         report.total = len(self)
         report.seconds = time.perf_counter() - started
         return report
@@ -286,15 +290,18 @@ class Library:
                 self._index = self._load_index()
             return self._index
 
-    def refresh_index(self) -> VectorIndex:
-        """Bring the index on disk level with the table (rebuilding it when it is behind)."""
+    def refresh_index(self, changes: Changes | None = None, *,
+                      rebuild: bool = False) -> VectorIndex:
+        """Bring the index on disk level with the table: patched with `changes` (what this
+        process just wrote) when they are all it lacks, else rebuilt; rebuild=True retrains."""
         with self._lock:
-            self._index = self._load_index()
-            self._looks = None
+            self._index = self._load_index(changes, rebuild=rebuild)
             return self._index
 
-    def _load_index(self) -> VectorIndex:
-        return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.encoder.dim)
+    def _load_index(self, changes: Changes | None = None, *,
+                    rebuild: bool = False) -> VectorIndex:
+        return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.encoder.dim,
+                               changes=changes, rebuild=rebuild)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -320,18 +327,10 @@ class Library:
         return self.catalog.all_vectors()
 
     def appearance(self, ids: Sequence[int]) -> np.ndarray:
-        """The colour-layout descriptors of these images (zeros for rows indexed before m002)."""
+        """The colour-layout descriptors of these images (zeros for rows indexed before m002),
+        read by id: a turn needs its candidates' looks only (see the module docstring)."""
         with self._lock:
-            if self._looks is None:
-                self._looks = self.catalog.appearances()
-            position, table = self._looks
-        width = table.shape[1] if table.size else 3 * 8 * 8
-        out = np.zeros((len(ids), width), np.float32)
-        for n, image_id in enumerate(ids):
-            row = position.get(int(image_id))
-            if row is not None:
-                out[n] = table[row]
-        return out
+            return self.catalog.looks(ids)
 
     def skipped(self) -> list[dict]:
         return self.catalog.skipped()
