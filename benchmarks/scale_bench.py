@@ -10,8 +10,8 @@ For each size it measures:
   walk: every vector read from library.db, IVF trained, saved and stamped.
 - touch_one_s: one file changed, in a fresh process state (the index not yet loaded): the row
   written as the indexer writes it, then the index brought level (`refresh_index` with the run's
-  changes), which loads, patches and saves index.faiss. A `rummage index` run adds the folder
-  walk to this, which does not depend on the index.
+  changes), which writes the change to the delta beside index.faiss. A `rummage index` run
+  adds opening the library and the folder walk to this, neither of which depends on the index.
 - the turns, in a child process (so that its peak RSS is the product's, not the builder's):
   open_s (open the library, load the model and index, as `rummage chat` does before its first
   prompt), first_turn_ms (its first turn), turn_ms (p50/p95 of every later turn, and per node),
@@ -101,8 +101,9 @@ def build_index(home: Path) -> tuple[float, str]:
 
     library = Library.open(LIBRARY, home)
     started = time.perf_counter()
-    index = library.refresh_index(rebuild=True)
+    library.refresh_index(rebuild=True)
     seconds = time.perf_counter() - started
+    index = library.index
     layout = f"{index.kind} nlist {index._index.nlist}" if index.kind == "ivf" else index.kind
     library.close()
     return seconds, layout
@@ -131,8 +132,9 @@ def touch_one(home: Path, seed: int = 1) -> tuple[float, bool]:
                                vector=vector / np.linalg.norm(vector),
                                look=library.appearance([row_id])[0], row_id=row_id)
         library.catalog.bump_generation()
-    index = library.refresh_index(Changes(since=since, commits=1, written=[row_id], removed=[]))
+    library.refresh_index(Changes(since=since, commits=1, written=[row_id], removed=[]))
     seconds = time.perf_counter() - started
+    index = library.index  # the next open: the saved file with its delta
     patched = index.kind == before.kind and (
         index.kind == "exact" or np.array_equal(centroids(index), centroids(before)))
     found = index.search(vector / np.linalg.norm(vector), 1)[1][0, 0] == row_id

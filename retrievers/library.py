@@ -290,16 +290,15 @@ class Library:
                 self._index = self._load_index()
             return self._index
 
-    def refresh_index(self, changes: Changes | None = None, *,
-                      rebuild: bool = False) -> VectorIndex:
+    def refresh_index(self, changes: Changes | None = None, *, rebuild: bool = False) -> None:
         """Bring the index on disk level with the table: patched with `changes` (what this
-        process just wrote) when they are all it lacks, else rebuilt; rebuild=True retrains."""
+        process just wrote) when they are all it lacks, else rebuilt; rebuild=True retrains.
+        A patch leaves the index unloaded until it is next used."""
         with self._lock:
             self._index = self._load_index(changes, rebuild=rebuild)
-            return self._index
 
     def _load_index(self, changes: Changes | None = None, *,
-                    rebuild: bool = False) -> VectorIndex:
+                    rebuild: bool = False) -> VectorIndex | None:
         return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.encoder.dim,
                                changes=changes, rebuild=rebuild)
 

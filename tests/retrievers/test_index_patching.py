@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from agent.cli import main
+from retrievers import index_file
 from retrievers.catalog import Catalog
 from retrievers.encoders import ModelSpec
+from retrievers.index import VectorIndex
 from retrievers.library import Library
 from tests.conftest import make_image
 
@@ -55,7 +57,8 @@ def _same_as_a_full_rebuild(library: Library) -> None:
     """The patched index holds what a rebuild from the table holds, and answers alike."""
     patched = library.index
     ids, vectors = library.catalog.all_vectors()
-    rebuilt = library.refresh_index(rebuild=True)
+    library.refresh_index(rebuild=True)
+    rebuilt = library.index
     assert patched.ids().tolist() == rebuilt.ids().tolist() == ids.tolist()
     assert np.allclose(patched.vectors(ids), vectors, atol=1e-6)
     assert (patched.search(vectors, 5)[1] == rebuilt.search(vectors, 5)[1]).all()
@@ -161,3 +164,43 @@ def test_a_foreign_index_under_its_own_stamp_is_rebuilt_with_a_warning(
 
     assert "rebuilt it from library.db" in caplog.text and full_reads == [1]
     _same_as_a_full_rebuild(library)
+
+
+def test_the_next_open_of_a_patched_library_reads_the_saved_file_and_its_delta(
+        library, photo_folder, rummage_home, full_reads):
+    gone = _id_of(library, "img07.png")
+    (photo_folder / "img07.png").unlink()
+    make_image(photo_folder / "new.png", (10, 200, 90), size=(50, 41))
+    library.index_folder(photo_folder)
+
+    assert (library.folder / "index.faiss.delta").is_file()
+    again = Library.open("photos", rummage_home)
+    assert gone not in again.index and _id_of(again, "new.png") in again.index
+    assert len(again.index) == 12 and full_reads == []
+    again.close()
+
+
+def test_a_delta_grown_large_is_folded_into_the_index_file(library, photo_folder, monkeypatch,
+                                                           full_reads):
+    monkeypatch.setattr(index_file, "DELTA_ROWS", 1)
+    for n in range(3):
+        make_image(photo_folder / f"new{n}.png", (10, 60 * n, 90), size=(50, 41))
+
+    library.index_folder(photo_folder)
+
+    assert not (library.folder / "index.faiss.delta").exists() and full_reads == []
+    assert len(VectorIndex.load(library.folder / "index.faiss")) == 15
+    _same_as_a_full_rebuild(library)
+
+
+def test_a_lost_delta_is_rebuilt_from_the_table_with_a_warning(library, photo_folder,
+                                                               rummage_home, caplog):
+    make_image(photo_folder / "new.png", (10, 200, 90), size=(50, 41))
+    library.index_folder(photo_folder)
+    (library.folder / "index.faiss.delta").unlink()
+
+    with caplog.at_level(logging.WARNING):
+        again = Library.open("photos", rummage_home)
+        assert _id_of(again, "new.png") in again.index
+    assert "lost its delta" in caplog.text and "rebuilt it from library.db" in caplog.text
+    again.close()
