@@ -85,7 +85,8 @@ def cmd_index(args) -> int:
         # (2.8 s before); a new library loaded it above, so a bad name fails before the walk.
         _print(f"Indexing {folder} into library {library.name!r} with {library.spec.label} "
                f"(vocabulary {library.vocabulary_ref})", file=sys.stderr)
-        report = library.index_folder(folder, progress=progress_bar("embedding"))
+        report = library.index_folder(folder, progress=progress_bar("embedding"),
+                                      rebuild=args.rebuild)
     finally:
         library.close()
     rate = report.embedded / report.seconds if report.seconds else 0.0
@@ -313,6 +314,9 @@ def build_parser(more: Sequence[Callable] = ()) -> argparse.ArgumentParser:
                    help="how the library reads requests: 'photos' (default for a new library), "
                    "'demo', or your own JSON file (remembered by the library; see `rummage "
                    "vocabulary show`)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="train the search index anew rather than patch it with the run's "
+                   "changes (it retrains on its own when the library has grown a lot)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="one-shot search by text or by image")

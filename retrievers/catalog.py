@@ -28,6 +28,11 @@ Why an open checks the file (`PRAGMA quick_check`): a damaged library.db otherwi
 then fails somewhere later with a traceback, or reads as a library with fewer images. The
 check reads every page: 70 ms for a 20,000-image library (87 MB, 512-d vectors) on 2 cores,
 where an `ask` spends seconds loading its model.
+
+Why looks are read by id (`looks`), never as a table: a turn compares the looks of its ~400
+candidates and of the images it is told about. Loading every look on a process's first turn
+took 3.5 s and +1.68 GiB at 1M images (0.8 s and +341 MiB at 200k); reading 400 random looks
+by id takes 6.6 ms (median, 200k images, 2 busy cores; benchmarks/scale_bench.py).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from retrievers.images import Decoded, FileEntry
+from retrievers.images import APPEARANCE_SIDE, Decoded, FileEntry
 from retrievers.migrations import Ladder, apply, use_wal
 
 DB_NAME = "library.db"
@@ -102,6 +107,7 @@ LADDER = Ladder("rummage.catalog", [m001_tables, m002_appearance], user_version=
 # Ids are passed to SQLite as one JSON array: one query for any number of ids, with no limit on
 # bound variables to chunk around.
 _IDS = "id IN (SELECT value FROM json_each(?))"
+LOOK_WIDTH = 3 * APPEARANCE_SIDE * APPEARANCE_SIDE  # numbers in one colour-layout descriptor
 
 
 class UnreadableCatalog(Exception):
@@ -302,17 +308,35 @@ class Catalog:
 
     def vector_ids(self) -> np.ndarray:
         """The ids that have a vector, ascending (what the index file must hold)."""
-        rows = self.db.execute("SELECT id FROM vectors ORDER BY id").fetchall()
-        return np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        # Streamed from the cursor: a list of 1M row tuples first cost 84 MiB of peak memory.
+        rows = self.db.execute("SELECT id FROM vectors ORDER BY id")
+        return np.fromiter((r[0] for r in rows), np.int64)
 
-    def appearances(self) -> tuple[dict[int, int], np.ndarray]:
-        """Every colour-layout descriptor: id -> row of the table (rows before m002 have none)."""
+    def vectors_of(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids among these that have a vector, ascending, and their embeddings."""
+        rows = self.db.execute(f"SELECT id, vector FROM vectors WHERE {_IDS} ORDER BY id",
+                               [_id_list(ids)]).fetchall()
+        found = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        if not rows:
+            return found, np.zeros((0, 0), np.float32)
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+        return found, vectors.copy()
+
+    def looks(self, ids: Sequence[int]) -> np.ndarray:
+        """The colour-layout descriptors of these images, one row per id in the order asked
+        (zeros for an id without one: rows indexed before m002, or gone)."""
+        ids = [int(i) for i in ids]
         rows = self.db.execute(
-            "SELECT id, appearance FROM vectors WHERE appearance IS NOT NULL").fetchall()
-        position = {int(r[0]): n for n, r in enumerate(rows)}
-        table = (np.frombuffer(b"".join(r[1] for r in rows), np.float32)
-                 .reshape(len(rows), -1).copy() if rows else np.zeros((0, 0), np.float32))
-        return position, table
+            f"SELECT id, appearance FROM vectors WHERE {_IDS} AND appearance IS NOT NULL",
+            [json.dumps(ids)]).fetchall()
+        found = {int(r[0]): np.frombuffer(r[1], np.float32) for r in rows}
+        width = len(next(iter(found.values()))) if found else LOOK_WIDTH
+        out = np.zeros((len(ids), width), np.float32)
+        for n, image_id in enumerate(ids):
+            look = found.get(image_id)
+            if look is not None:
+                out[n] = look
+        return out
 
     def skipped(self) -> list[dict]:
         return list(self.db.query("SELECT path, reason FROM skipped ORDER BY path"))

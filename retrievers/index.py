@@ -50,6 +50,7 @@ Design decisions:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tempfile
@@ -106,6 +107,13 @@ class IndexConfig:
                 f"IndexConfig.nlist_per_sqrt_n must be > 0, got {self.nlist_per_sqrt_n!r}",
                 value=self.nlist_per_sqrt_n,
             )
+
+    def relayout(self, nlist: int, n: int) -> bool:
+        """Whether an index of nlist lists (0: exact) is rebuilt on reaching n vectors."""
+        wanted = self.nlist_for(n)
+        if nlist == 0:
+            return wanted > 0
+        return n < self.exact_threshold // 2 or (wanted > 0 and nlist * 2 < wanted)
 
     def nlist_for(self, n: int) -> int:
         """IVF lists for n vectors; 0 means the exact layout."""
@@ -228,6 +236,11 @@ class VectorIndex:
         return "exact" if isinstance(self._index, faiss.IndexIDMap2) else "ivf"
 
     @property
+    def nlist(self) -> int:
+        """The IVF lists it was trained with; 0 for the exact layout."""
+        return 0 if self.kind == "exact" else int(self._index.nlist)
+
+    @property
     def on_gpu(self) -> bool:
         """Whether searches run on a GPU."""
         return self._use_gpu
@@ -245,20 +258,32 @@ class VectorIndex:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def save(self, path: Path) -> None:
-        """Write the index to path atomically: a crash leaves the old file or the new one."""
+    def save(self, path: Path) -> str:
+        """Write the index to path atomically: a crash leaves the old file or the new one.
+
+        Returns the sha256 of the bytes written, hashed as they are written rather than read
+        back (0.08-0.1 s for the 108 MB file of 200k 128-d vectors)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
+        digest = hashlib.sha256()
         try:
-            faiss.write_index(self._index, tmp)
-            with open(tmp, "rb+") as f:
+            with os.fdopen(fd, "wb") as f:
+
+                def write(chunk: bytes) -> int:
+                    digest.update(chunk)
+                    return f.write(chunk)
+
+                writer = faiss.PyCallbackIOWriter(write)
+                faiss.write_index(self._index, writer)
+                del writer  # flushes its last chunk
+                f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return digest.hexdigest()
 
     @classmethod
     def load(cls, path: Path, *, config: IndexConfig = IndexConfig()) -> VectorIndex:
@@ -325,15 +350,7 @@ class VectorIndex:
 
     def _changed(self) -> None:
         self._gpu_index = None
-        n = len(self._ids)
-        wanted = self.config.nlist_for(n)
-        if self.kind == "exact":
-            rebuild = wanted > 0
-        else:
-            rebuild = n < self.config.exact_threshold // 2 or (
-                wanted > 0 and self._index.nlist * 2 < wanted
-            )
-        if rebuild:
+        if self.config.relayout(self.nlist, len(self._ids)):
             self._rebuild(self._ids, self._index.reconstruct_batch(self._ids))
 
     def _drop(self, ids: np.ndarray) -> int:

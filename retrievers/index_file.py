@@ -1,4 +1,4 @@
-"""The FAISS index file beside a library: loaded while it is level with the catalog, else rebuilt.
+"""The FAISS index file beside a library: loaded while level with the catalog, patched, or rebuilt.
 
 Why a stamp: the index is derived from the catalog's vectors and saved after their transaction
 commits, so a run killed in between leaves an index file behind the tables. `index.faiss.json`
@@ -15,8 +15,26 @@ the vectors would otherwise load as wrong vectors, and a damaged header can make
 absurd sizes (26 ms for the 40 MB index of 20,000 512-d images). Comparing the ids costs one
 `SELECT id FROM vectors` (a few ms at 20,000 images). A stamp from before the checksum costs one
 silent rebuild. Such a rebuild
-is logged as one warning line; the ordinary rebuild after an `index` run (the generation moved
-on) is silent, as is the first build of a library.
+is logged as one warning line; the ordinary rebuild after a write the index was not told of
+(the generation moved on) is silent, as is the first build of a library.
+
+Why an `index` run patches rather than rebuilds: retraining from every vector took 26-49 s and
+3.5 GiB at 1M images for one changed file. The run knows the rows it wrote and removed and how
+many transactions it committed (`Changes`); when the stamp stands at the generation the run
+began from and the catalog at that plus the run's commits, nobody else wrote, and those rows are
+all the file lacks. Anything else (a killed run before, another process writing meanwhile, a
+file from another library: the stamp names its library) is rebuilt as before.
+
+Why the patch goes to a delta file beside the index (`index.faiss.delta`: the rows written, with
+their vectors, and the ids removed since index.faiss was saved) rather than into index.faiss:
+loading, patching and saving the file cost 0.67-0.83 s at 200k images (save 0.4 s, of which
+fsync 0.1-0.2 s; checksum and load 0.15 s), 10-12 % of a full build (7 s); the delta costs
+22-30 ms. Every open applies the delta (a remove and an add), so it is folded into a new
+index.faiss once it holds more than DELTA_ROWS rows or 1/DELTA_SHARE of the file's, or when its
+rows could make the index change layout (an exact index crossing to IVF, an IVF outgrowing its
+training), which would otherwise retrain at every open. IVF retraining itself follows
+`IndexConfig.relayout`: when the library has grown so that the rule asks for twice the lists
+it was trained with (about 4x the rows), or shrunk below half the exact threshold.
 
 Why the generation is read before the vectors: a write committed by another process between
 the two then leaves the stamp older than the file, costing one rebuild; read after, it would
@@ -27,59 +45,187 @@ at once could otherwise save their files and stamps interleaved (A's index under
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from retrievers.catalog import Catalog
-from retrievers.index import VectorIndex, VectorIndexError
+from retrievers.index import IndexConfig, VectorIndex, VectorIndexError
 
 INDEX_NAME = "index.faiss"
 STAMP_NAME = INDEX_NAME + ".json"
+DELTA_NAME = INDEX_NAME + ".delta"  # rows written and removed since index.faiss (an .npz)
 LOCK_NAME = INDEX_NAME + ".lock"
+
+# The delta is folded into index.faiss when it holds more rows than this, or than 1/DELTA_SHARE
+# of the file's (every open applies it).
+DELTA_ROWS = 1000
+DELTA_SHARE = 100
 
 log = logging.getLogger(__name__)
 
 
-def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int]) -> VectorIndex:
-    """The library's index, level with the catalog. `dim` gives the width of an empty index
-    (called only when the catalog holds no vectors to take it from)."""
+@dataclass(frozen=True)
+class Changes:
+    """The rows one `index` run wrote: enough to patch an index file that was level with the
+    catalog when the run began, as long as nobody else wrote to the catalog meanwhile."""
+
+    since: int  # the catalog's generation before the run
+    commits: int  # the run's transactions that moved the generation on
+    written: Sequence[int]  # rows embedded, new or again
+    removed: Sequence[int]  # rows deleted
+
+    def patch(self, saved_generation: int, generation: int) -> bool:
+        """Whether these changes take an index saved at saved_generation to generation: any
+        other writer's transaction would have moved the generation further than ours did."""
+        return saved_generation == self.since and generation == self.since + self.commits
+
+
+def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int],
+                    changes: Changes | None = None,
+                    rebuild: bool = False) -> VectorIndex | None:
+    """The library's index, level with the catalog: the saved file (with its delta) when it is
+    current, else rebuilt from the vectors table (always with rebuild=True). With `changes`
+    that are all the saved file lacks, they are written to its delta instead and None is
+    returned: the index is not loaded, the next open loads it level. `dim` gives the width of
+    an empty index (called only when the catalog holds no vectors to take it from)."""
     path = folder / INDEX_NAME
     with _exclusive(folder / LOCK_NAME):
         generation = catalog.generation
-        index, problem = _current(path, folder / STAMP_NAME, catalog, generation)
-        if index is not None:
-            return index
+        saved, problem = (None, "") if rebuild else _stamp(folder / STAMP_NAME)
+        if saved is not None and saved["library"] not in (None, _identity(catalog)):
+            saved, problem = None, f"belongs to another library ({saved['library']})"
+        current = saved is not None and saved["generation"] == generation
+        patchable = (saved is not None and changes is not None
+                     and saved["library"] is not None  # stamps before it: rebuilt once
+                     and changes.patch(saved["generation"], generation))
+        delta = None
+        if current or patchable:
+            delta, problem = _read_delta(folder, saved)
+        if delta is not None:
+            if patchable:
+                # Not checked against the table's ids like an opened file (a scan of the
+                # vectors table: 0.23 s at 200k): the stamp's library and generation already
+                # say these changes are all the file lacks, and the next open checks the ids.
+                delta = _merged(delta, changes, catalog)
+                if not _outgrown(saved, delta):
+                    _save_delta(folder, saved, delta, catalog, generation)
+                    return None
+            index, problem = _verified(path, saved)
+            if index is not None:
+                _apply(index, delta)
+                if patchable:  # the delta has grown: folded into a new index file
+                    _save(index, folder, catalog, generation)
+                    return index
+                problem = _mismatch(index, catalog)
+                if not problem:
+                    return index
         if problem:
             log.warning("rummage: %s in %s %s; rebuilt it from library.db", INDEX_NAME, folder,
                         problem)
         ids, vectors = catalog.all_vectors()
         index = VectorIndex.build(ids, vectors) if len(ids) else VectorIndex(dim())
-        index.save(path)
-        _write_atomically(folder / STAMP_NAME, json.dumps(
-            {"generation": generation, "count": len(ids), "sha256": _digest(path)}))
+        _save(index, folder, catalog, generation)
         return index
 
 
-def _current(path: Path, stamp: Path, catalog: Catalog,
-             generation: int) -> tuple[VectorIndex | None, str]:
-    """The saved index when it is level with the catalog; else None and what is wrong with it
-    ("" when it is merely behind or was never built)."""
+def _merged(delta: dict, changes: Changes, catalog: Catalog) -> dict:
+    """The delta with these changes on top: a written row replaces its older vector, a row
+    written and deleted since is removed."""
+    written, vectors = catalog.vectors_of(changes.written)
+    gone = (set(map(int, changes.removed))
+            | (set(map(int, changes.written)) - set(written.tolist())))
+    kept = ~np.isin(delta["ids"], np.array(sorted(gone | set(written.tolist())), np.int64))
+    parts = [part for part in (delta["vectors"][kept], vectors) if len(part)]
+    return {"ids": np.concatenate([delta["ids"][kept], written]),
+            "vectors": np.concatenate(parts) if parts else np.empty((0, 0), np.float32),
+            "removed": np.union1d(delta["removed"], np.array(sorted(gone), np.int64))}
+
+
+def _outgrown(saved: dict, delta: dict) -> bool:
+    """Whether the delta is folded into the index file now: it is large against the file, or
+    the rows it adds or removes may make the index change layout (retrain) on every open."""
+    rows = len(delta["ids"]) + len(delta["removed"])
+    if rows > max(DELTA_ROWS, saved["count"] // DELTA_SHARE):
+        return True
+    config = IndexConfig()
+    low, high = saved["count"] - len(delta["removed"]), saved["count"] + len(delta["ids"])
+    return saved["nlist"] is None or any(config.relayout(saved["nlist"], n) for n in (low, high))
+
+
+def _apply(index: VectorIndex, delta: dict) -> None:
+    index.remove(delta["removed"])
+    if len(delta["ids"]):
+        index.add(delta["ids"], delta["vectors"])
+
+
+def _save(index: VectorIndex, folder: Path, catalog: Catalog, generation: int) -> None:
+    digest = index.save(folder / INDEX_NAME)
+    _write_atomically(folder / STAMP_NAME, json.dumps(
+        {"generation": generation, "count": len(index), "sha256": digest,
+         "library": _identity(catalog), "nlist": index.nlist}).encode())
+    (folder / DELTA_NAME).unlink(missing_ok=True)
+
+
+def _identity(catalog: Catalog) -> str:
+    """Which library a stamp belongs to: its name and creation time, unique enough to tell a
+    file copied in from another library, which may well stand at the same generation."""
+    info = catalog.info()
+    return f"{info.get('name', '')}@{info.get('created', '')}"
+
+
+def _save_delta(folder: Path, saved: dict, delta: dict, catalog: Catalog,
+                generation: int) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **delta)
+    data = buffer.getvalue()
+    _write_atomically(folder / DELTA_NAME, data)
+    _write_atomically(folder / STAMP_NAME, json.dumps(
+        {"generation": generation, "count": saved["count"], "sha256": saved["sha256"],
+         "library": _identity(catalog), "nlist": saved["nlist"],
+         "delta": hashlib.sha256(data).hexdigest()}).encode())
+
+
+def _read_delta(folder: Path, saved: dict) -> tuple[dict | None, str]:
+    """The changes saved beside the index file since it was written (none: empty arrays)."""
+    if not saved["delta"]:
+        return {"ids": np.empty(0, np.int64), "vectors": np.empty((0, 0), np.float32),
+                "removed": np.empty(0, np.int64)}, ""
+    try:
+        data = (folder / DELTA_NAME).read_bytes()
+    except OSError:
+        return None, f"lost its delta ({DELTA_NAME})"
+    if hashlib.sha256(data).hexdigest() != saved["delta"]:
+        return None, f"has a damaged delta ({DELTA_NAME})"
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in ("ids", "vectors", "removed")}, ""
+
+
+def _stamp(stamp: Path) -> tuple[dict | None, str]:
+    """The stamp's generation, count and sha256; else None and what is wrong with it ("" when
+    there is none, or it is from before the checksum)."""
     if not stamp.is_file():
         return None, ""
     try:
         saved = json.loads(stamp.read_text())
-        saved_generation, saved_count = int(saved["generation"]), int(saved["count"])
-    except (ValueError, KeyError, TypeError, OSError):
+        saved = {"generation": int(saved["generation"]), "count": int(saved["count"]),
+                 "sha256": saved.get("sha256"), "library": saved.get("library"),
+                 "nlist": saved.get("nlist"), "delta": saved.get("delta")}
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
         return None, f"has an unreadable stamp ({stamp.name})"
-    if saved_generation != generation or "sha256" not in saved:
-        return None, ""
+    return (saved, "") if saved["sha256"] else (None, "")
+
+
+def _verified(path: Path, saved: dict) -> tuple[VectorIndex | None, str]:
+    """The index file when it is the one its stamp describes; else None and what is wrong."""
     if not path.is_file():
         return None, "is missing"
     if _digest(path) != saved["sha256"]:
@@ -88,12 +234,19 @@ def _current(path: Path, stamp: Path, catalog: Catalog,
         index = VectorIndex.load(path)
     except VectorIndexError:
         return None, "is not a readable FAISS index"
-    ids = catalog.vector_ids()
-    if len(index) != len(ids) or saved_count != len(ids):
-        return None, f"holds {len(index)} vectors where the table holds {len(ids)}"
-    if not np.array_equal(index.ids(), ids):
-        return None, "holds other images than the table"
+    if len(index) != saved["count"]:
+        return None, f"holds {len(index)} vectors where its stamp says {saved['count']}"
     return index, ""
+
+
+def _mismatch(index: VectorIndex, catalog: Catalog) -> str:
+    """What is wrong with an index that should hold exactly the vectors table's ids, or ""."""
+    ids = catalog.vector_ids()
+    if len(index) != len(ids):
+        return f"holds {len(index)} vectors where the table holds {len(ids)}"
+    if not np.array_equal(index.ids(), ids):
+        return "holds other images than the table"
+    return ""
 
 
 def _digest(path: Path) -> str:
@@ -101,12 +254,12 @@ def _digest(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, data: bytes) -> None:
     # A private temporary name: racing rebuilds must not rename each other's file away.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -40,6 +40,10 @@ class IndexReport:
     skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
     seconds: float = 0.0
     total: int = 0  # images in the library after the run
+    # What the run wrote, so that the index file is patched rather than rebuilt (index_file.py)
+    written_ids: list[int] = field(default_factory=list)  # rows embedded, new or again
+    removed_ids: list[int] = field(default_factory=list)  # rows of files that are gone
+    commits: int = 0  # transactions of this run that moved the catalog's generation on
 
     @property
     def embedded(self) -> int:
@@ -76,6 +80,8 @@ class Indexer:
         todo, seen = self._survey(known)
         gone = [row[0] for path, row in known.items() if path not in seen]
         self.report.removed = self.catalog.remove(gone)
+        self.report.removed_ids = gone
+        self.report.commits += 1 if gone else 0  # remove() bumps the generation when it deletes
         self._embed(todo, known)
         return self.report
 
@@ -135,6 +141,7 @@ class Indexer:
                     for (entry, decoded, _, look), vector in zip(good, vectors):
                         self._store(entry, decoded, vector, look, known)
                     self.catalog.bump_generation()
+                self.report.commits += 1
                 done += len(batch)
                 if self.progress:
                     self.progress(done, len(todo))
@@ -145,6 +152,7 @@ class Indexer:
         meta = self.metadata.get(entry.path.relative_to(self.root).as_posix(), {})
         row_id = self.catalog.upsert(entry, decoded, meta=meta, vector=vector, look=look,
                                      row_id=existing[0] if existing else None)
+        self.report.written_ids.append(row_id)
         if existing:
             self.report.updated += 1
         else:

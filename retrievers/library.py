@@ -31,7 +31,7 @@ from retrievers.catalog import DB_NAME, SCHEMA, Catalog, UnreadableCatalog, summ
 from retrievers.encoders import Encoder, ModelSpec
 from retrievers.images import MAX_PIXELS, BadImage, decode
 from retrievers.index import VectorIndex
-from retrievers.index_file import INDEX_NAME, load_or_rebuild
+from retrievers.index_file import INDEX_NAME, Changes, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
 from retrievers.text_tower import FILE_NAME as TEXT_TOWER_NAME
 from retrievers.text_tower import NumpyTextTower, Unsupported
@@ -128,14 +128,13 @@ class Library:
         except UnreadableCatalog as e:
             raise UnreadableLibrary(folder, e.reason) from e
         self.db = self.catalog.db  # still read by callers moving to the reads below
-        # The catalog's lock also guards the loaded encoder, index and looks, so an index
+        # The catalog's lock also guards the loaded encoder and index, so an index
         # rebuild never reads the tables halfway through a batch being written.
         self._lock = self.catalog.lock
         use_threads(interactive_threads())  # a library is opened to search or talk (threads.py)
         self._encoder = encoder
         self._text_encoder: NumpyTextTower | Encoder | None = None
         self._index: VectorIndex | None = None
-        self._looks: tuple[dict[int, int], np.ndarray] | None = None
         self._vocabulary = None  # loaded on first use
 
     # -- opening ---------------------------------------------------------------------------
@@ -292,10 +291,12 @@ class Library:
         progress: Progress | None = None,
         batch_size: int = 64,
         max_pixels: int = MAX_PIXELS,
+        rebuild: bool = False,
     ) -> IndexReport:
         """Make the library hold exactly the images under root (incremental, resumable).
 
-        `metadata` maps a path relative to root (with `/`) to the JSON stored in `meta`.
+        `metadata` maps a path relative to root (with `/`) to the JSON stored in `meta`. The
+        index file is patched with what the run changed; rebuild=True trains it anew.
         """
         started = time.perf_counter()
         root = Path(root).expanduser()
@@ -310,12 +311,15 @@ class Library:
             )
         self.catalog.set_info(root=str(root))
         with threads_for_bulk():
+            since = self.generation
             report = Indexer(self.catalog, root, encoder=self._bulk_encoder, metadata=metadata,
                              progress=progress, batch_size=batch_size,
                              max_pixels=max_pixels).run()
             if self._encoder is not None:  # the model is loaded anyway: export now, not later
                 self.text_encoder  # noqa: B018
-            self.refresh_index()
+            self.refresh_index(Changes(since=since, commits=report.commits,
+                                       written=report.written_ids, removed=report.removed_ids),
+                               rebuild=rebuild)
         report.total = len(self)
         report.seconds = time.perf_counter() - started
         return report
@@ -329,15 +333,17 @@ class Library:
                 self._index = self._load_index()
             return self._index
 
-    def refresh_index(self) -> VectorIndex:
-        """Bring the index on disk level with the table (rebuilding it when it is behind)."""
+    def refresh_index(self, changes: Changes | None = None, *, rebuild: bool = False) -> None:
+        """Bring the index on disk level with the table: patched with `changes` (what this
+        process just wrote) when they are all it lacks, else rebuilt; rebuild=True retrains.
+        A patch leaves the index unloaded until it is next used."""
         with self._lock:
-            self._index = self._load_index()
-            self._looks = None
-            return self._index
+            self._index = self._load_index(changes, rebuild=rebuild)
 
-    def _load_index(self) -> VectorIndex:
-        return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.text_encoder.dim)
+    def _load_index(self, changes: Changes | None = None, *,
+                    rebuild: bool = False) -> VectorIndex | None:
+        return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.text_encoder.dim,
+                               changes=changes, rebuild=rebuild)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -363,18 +369,10 @@ class Library:
         return self.catalog.all_vectors()
 
     def appearance(self, ids: Sequence[int]) -> np.ndarray:
-        """The colour-layout descriptors of these images (zeros for rows indexed before m002)."""
+        """The colour-layout descriptors of these images (zeros for rows indexed before m002),
+        read by id: a turn needs its candidates' looks only (see the module docstring)."""
         with self._lock:
-            if self._looks is None:
-                self._looks = self.catalog.appearances()
-            position, table = self._looks
-        width = table.shape[1] if table.size else 3 * 8 * 8
-        out = np.zeros((len(ids), width), np.float32)
-        for n, image_id in enumerate(ids):
-            row = position.get(int(image_id))
-            if row is not None:
-                out[n] = table[row]
-        return out
+            return self.catalog.looks(ids)
 
     def skipped(self) -> list[dict]:
         return self.catalog.skipped()

@@ -48,5 +48,4 @@ def test_a_library_from_before_looks_opens_with_none_recorded(tmp_path):
     catalog = Catalog(path)
     assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == len(SCHEMA)
     assert catalog.paths() == {1: "/photos/a.jpg"} and catalog.metadata() == {1: {}}
-    position, table = catalog.appearances()
-    assert position == {} and table.size == 0
+    assert not catalog.looks([1]).any()

@@ -130,9 +130,10 @@ def test_a_crash_while_saving_keeps_the_previous_file(tmp_path, monkeypatch, lib
     VectorIndex.build(ids, vectors, config=CPU).save(path)
     saved = path.read_bytes()
 
-    def crash_halfway(index, filename):
-        with open(filename, "wb") as f:
-            f.write(b"half an index")
+    write_index = index_module.faiss.write_index
+
+    def crash_halfway(index, out):
+        write_index(index, out)  # the bytes are out; the rename never comes
         raise KeyboardInterrupt
 
     monkeypatch.setattr(index_module.faiss, "write_index", crash_halfway)
