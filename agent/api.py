@@ -304,8 +304,7 @@ class Session:
 
     @property
     def state(self) -> QueryState:
-        values = self._snapshot().values
-        return QueryState.from_dict(values.get("memory") or {})
+        return QueryState.from_dict(self._values().get("memory") or {})
 
     @property
     def memory(self) -> list[MemoryItem]:
@@ -323,8 +322,19 @@ class Session:
     @property
     def last_reply(self) -> Reply | None:
         """The reply of the last turn, from the checkpointed state (one row, not the history)."""
-        reply = self._snapshot().values.get("reply")
+        reply = self._values().get("reply")
         return self._reply(reply, {}) if reply else None
+
+    def _values(self) -> dict:
+        """The state a turn would start from: the checkpoint's, or while the checkpoints are
+        lost (until the next turn rebuilds them) the last recorded turn's memory and reply."""
+        values = self._snapshot().values
+        store = self.agent.store
+        if not values and store is not None:
+            last = store.last_turn(self.id)
+            if last is not None:
+                return {"memory": last["memory"], "reply": last["reply"]}
+        return values
 
     def _run(self, request: dict) -> Reply:
         store = self.agent.store
@@ -358,13 +368,13 @@ class Session:
 
     def _snapshot(self):
         """The session's checkpoint. One that cannot be read (a damaged row, a value this
-        version cannot decode) is dropped and rebuilt from the store, which holds the record;
-        without a store there is nothing to rebuild from, and the error stands."""
+        version cannot decode) is dropped, as if lost: reads fall back to the store, which
+        holds the record, and the next turn rebuilds from it (`_run`); without a store there
+        is nothing to fall back on, and the error stands."""
         try:
             return self.agent.graph.get_state(_thread(self.id))
         except Exception as e:  # sqlite3, msgpack and pickle each raise their own kinds
-            store = self.agent.store
-            if store is None:
+            if self.agent.store is None:
                 raise
             try:
                 self.agent._shared["checkpointer"].delete_thread(self.id)
@@ -372,7 +382,6 @@ class Session:
                 raise DamagedCheckpoints(self.agent.library.folder / CHECKPOINTS) from e
             self.agent.notices.append(f"session {self.id}: its checkpoint could not be read "
                                       f"({type(e).__name__}); rebuilt from its recorded turns")
-            self._rebuild(store)
             return self.agent.graph.get_state(_thread(self.id))
 
     def _writer(self):

@@ -113,6 +113,9 @@ def test_deleting_the_checkpoints_keeps_every_turn_and_the_memory(small_library)
     agent = Agent.open(small_library)
     again = agent.session(session.id)  # known from the store alone
     assert [e.text for e in again.history] == ["a blue skirt", "not checked", "none of these"]
+    # before any turn rebuilds the checkpoints, what the chat shows on resuming is there
+    assert [m.label for m in again.memory] == memory
+    assert again.last_reply is not None and len(again.last_reply.results) == 10
     reply = again.say("make it red")
     assert [m.label for m in again.memory] == [
         "red" if label == "blue" else label for label in memory]
