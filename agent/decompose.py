@@ -183,6 +183,7 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
 _PLACING = frozenset("""on at in beside next near nearby under above below behind between
 around across along over underneath beneath atop against among amongst inside outside onto
 into by""".split())  # noqa: SIM905
+_PHRASE_ENDS = _FUNCTION | _CLAUSE_OPENERS | _CONNECTIVES  # built once: _things runs per turn
 
 
 def _things(clean: str, vocabulary: Vocabulary) -> int:
@@ -198,7 +199,7 @@ def _things(clean: str, vocabulary: Vocabulary) -> int:
     placed = False
     named = False  # the phrase follows a determiner: a noun phrase, not "ok" or "hmm"
     for word in [*words, ""]:  # "" ends the last phrase
-        if word and word not in _FUNCTION and word not in _CLAUSE_OPENERS | _CONNECTIVES:
+        if word and word not in _PHRASE_ENDS:
             phrase.append(word)
             continue
         if phrase:
