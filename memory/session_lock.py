@@ -10,8 +10,7 @@ Why a lock file with `flock` and not a SQLite transaction: the turn spans two fi
 (checkpoints.db and library.db) and a model call, and a write transaction held that long would
 block every other session of the library; a lock per session blocks only that session. The
 kernel drops a `flock` when its process dies (even by SIGKILL), so a crashed turn never leaves
-a session locked. Locks are per open file, so two threads of one process exclude each other
-too. POSIX only (fcntl), like the rest of the terminal tool.
+a session locked; the lock itself is retrievers/file_lock.py, shared with the index rebuilds.
 
 The wait is bounded (`RUMMAGE_SESSION_WAIT` seconds, default 30): past it, `SessionBusy` says so
 in one line and nothing was written.
@@ -19,15 +18,14 @@ in one line and nothing was written.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from memory.store import StoreError
+from retrievers.file_lock import exclusive
 
 DEFAULT_WAIT = 30.0  # seconds; a turn takes well under one, a cold first turn a few
 
@@ -59,22 +57,9 @@ def session_lock(folder: Path, session_id: str, wait: float | None = None) -> It
     wait = session_wait() if wait is None else wait
     path = lock_path(folder, session_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise SessionBusy(session_id, wait) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+    with ExitStack() as held:
         try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            held.enter_context(exclusive(path, wait))
+        except TimeoutError:
+            raise SessionBusy(session_id, wait) from None
+        yield

@@ -50,14 +50,14 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from retrievers.catalog import Catalog
+from retrievers.file_lock import exclusive
 from retrievers.index import IndexConfig, VectorIndex, VectorIndexError
 
 INDEX_NAME = "index.faiss"
@@ -98,7 +98,7 @@ def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int],
     returned: the index is not loaded, the next open loads it level. `dim` gives the width of
     an empty index (called only when the catalog holds no vectors to take it from)."""
     path = folder / INDEX_NAME
-    with _exclusive(folder / LOCK_NAME):
+    with exclusive(folder / LOCK_NAME):
         generation = catalog.generation
         saved, problem = (None, "") if rebuild else _stamp(folder / STAMP_NAME)
         if saved is not None and saved["library"] not in (None, _identity(catalog)):
@@ -264,19 +264,3 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-@contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    """Hold an exclusive lock on this file for the block (no lock where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: racing rebuilds there cost a rebuild, as before
-        yield
-        return
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
