@@ -274,11 +274,12 @@ class Vocabulary:
         if found:
             return found
         words = phrase.split()
-        # "cotton shirts" -> "cotton shirt": the head noun takes its canonical form and slot.
-        if len(words) >= 2:
-            head = self._table.get(words[-1])
+        # "cotton shirts" -> "cotton shirt": the head noun takes its canonical form and slot;
+        # the longest head spelling ending the phrase, so "red fire hydrant" keeps one "fire"
+        for start in range(1, len(words)):
+            head = self._table.get(" ".join(words[start:]))
             if head and head[1] in self.heads:
-                return " ".join([*words[:-1], head[0]]), head[1]
+                return " ".join([*words[:start], head[0]]), head[1]
         return phrase, None
 
     def _lookup(self, phrase: str) -> tuple[str, str] | None:

@@ -220,3 +220,12 @@ def test_unknown_things_keep_their_own_attributes(text, expected):
 def test_a_garment_with_an_unknown_part_is_still_one_thing():
     found = decompose("is a red colored shirt with background images", WORDS)
     assert "red" in [p.text for p in found] and "shirt" in [p.text for p in found]
+    # garments are one kind of thing: what else a request names is a part of the garment
+    assert sorted(p.text for p in decompose("has a vintage logo on a green shirt", WORDS)) == [
+        "green", "shirt", "vintage logo"]
+
+
+def test_a_compound_going_on_into_its_noun_is_not_a_thing_of_its_own():
+    photos = load_vocabulary("photos")
+    assert sorted(p.text for p in decompose("a blue button up shirt", photos)) == [
+        "blue", "button", "shirt"]

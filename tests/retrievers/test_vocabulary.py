@@ -168,3 +168,9 @@ def test_the_whole_thing_rival_is_data(tmp_path):
     bad.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(VocabularyError, match="whole_prompt"):
         load_vocabulary(str(bad))
+
+
+def test_a_head_spelt_in_two_words_keeps_both_once_after_an_attribute():
+    assert PHOTOS.canonical("red fire hydrant") == "red fire hydrant"
+    assert PHOTOS.slot_of("red fire hydrant") == PHOTOS.slot_of("fire hydrant")
+    assert DEMO.canonical("cotton shirts") == "cotton shirt"
