@@ -13,7 +13,7 @@ QUIET_PIP := (grep -v "is ignored: it is neither a file nor a directory" || true
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | $(QUIET_PIP)
-	$(BIN)/python -m pip install -q -e '.[test]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install -q -e '.[test,milvus]' 2>&1 | $(QUIET_PIP)
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -63,7 +63,7 @@ def progress_bar(description: str):
 
 def cmd_index(args) -> int:
     from retrievers.encoders import Encoder, ModelSpec
-    from retrievers.library import Library
+    from retrievers.library import Library, checked_store
 
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
@@ -75,16 +75,21 @@ def cmd_index(args) -> int:
         library = Library.open(args.library, home)  # the library remembers its model
         if vocabulary is not None:  # switching vocabularies keeps the images
             library.use_vocabulary(vocabulary)
+        if args.vectors is not None:  # so does switching stores: filled from library.db
+            library.use_store(args.vectors)
     else:
         # Load the model before creating anything, so a bad name leaves no empty library.
         spec = ModelSpec.from_options(args.model, args.pretrained, args.checkpoint)
+        if args.vectors is not None:
+            checked_store(args.vectors)  # a bad --vectors leaves no library behind either
         library = Library.create(home, args.library, spec, vocabulary=vocabulary,
-                                 encoder=Encoder.load(spec))
+                                 vectors=args.vectors, encoder=Encoder.load(spec))
     try:
         # The model loads when an image is to be embedded: an unchanged folder never needs it
         # (2.8 s before); a new library loaded it above, so a bad name fails before the walk.
         _print(f"Indexing {folder} into library {library.name!r} with {library.spec.label} "
-               f"(vocabulary {library.vocabulary_ref})", file=sys.stderr)
+               f"(vocabulary {library.vocabulary_ref}, vectors in {library.store})",
+               file=sys.stderr)
         report = library.index_folder(folder, progress=progress_bar("embedding"),
                                       rebuild=args.rebuild)
     finally:
@@ -149,7 +154,7 @@ def cmd_libraries(args) -> int:
             _print(f"{item['name']:<{width}}  unreadable: {item['unreadable']}")
             continue
         _print(f"{item['name']:<{width}}  {item['images']:>8d} images  {item['model']}"
-               f"  vocabulary {item['vocabulary']}  {item['root'] or ''}")
+               f"  vocabulary {item['vocabulary']}  vectors {item['vectors']}  {item['root'] or ''}")
     return 0
 
 
@@ -314,6 +319,11 @@ def build_parser(more: Sequence[Callable] = ()) -> argparse.ArgumentParser:
                    help="how the library reads requests: 'photos' (default for a new library), "
                    "'demo', or your own JSON file (remembered by the library; see `rummage "
                    "vocabulary show`)")
+    p.add_argument("--vectors", metavar="STORE",
+                   help="where the library searches its vectors: 'faiss' (default: a file "
+                   "beside the library), 'milvus' (an embedded Milvus Lite file there, one "
+                   "process at a time) or 'milvus://HOST:PORT[/COLLECTION]' (a Milvus server; "
+                   "needs pip install 'rummage[milvus]'). Remembered by the library")
     p.add_argument("--rebuild", action="store_true",
                    help="train the search index anew rather than patch it with the run's "
                    "changes (it retrains on its own when the library has grown a lot)")

@@ -299,12 +299,24 @@ class Catalog:
 
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Every image's id and embedding, in id order."""
-        rows = self.db.execute("SELECT id, vector FROM vectors ORDER BY id").fetchall()
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
-        return ids, vectors.copy()
+        return _id_vectors(self.db.execute("SELECT id, vector FROM vectors ORDER BY id").fetchall())
+
+    def vector_batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every image's id and embedding in id order, `size` rows at a time (a copy of the
+        vectors elsewhere is filled without holding them all)."""
+        after = -1
+        while True:
+            rows = self.db.execute("SELECT id, vector FROM vectors WHERE id > ? ORDER BY id "
+                                   "LIMIT ?", [after, size]).fetchall()
+            if not rows:
+                return
+            yield _id_vectors(rows)
+            after = rows[-1][0]
+
+    def vector_width(self) -> int:
+        """The embeddings' width (0 while there are none)."""
+        row = self.db.execute("SELECT length(vector) FROM vectors LIMIT 1").fetchone()
+        return row[0] // 4 if row else 0
 
     def vector_ids(self) -> np.ndarray:
         """The ids that have a vector, ascending (what the index file must hold)."""
@@ -314,13 +326,8 @@ class Catalog:
 
     def vectors_of(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """The ids among these that have a vector, ascending, and their embeddings."""
-        rows = self.db.execute(f"SELECT id, vector FROM vectors WHERE {_IDS} ORDER BY id",
-                               [_id_list(ids)]).fetchall()
-        found = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        if not rows:
-            return found, np.zeros((0, 0), np.float32)
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
-        return found, vectors.copy()
+        return _id_vectors(self.db.execute(
+            f"SELECT id, vector FROM vectors WHERE {_IDS} ORDER BY id", [_id_list(ids)]).fetchall())
 
     def looks(self, ids: Sequence[int]) -> np.ndarray:
         """The colour-layout descriptors of these images, one row per id in the order asked
@@ -360,6 +367,14 @@ def _is_damage(error: sqlite3.DatabaseError) -> bool:
     """True for a file that is not SQLite or is damaged; not for "database is locked"."""
     primary = getattr(error, "sqlite_errorcode", 0) & 0xFF  # SQLITE_CORRUPT_INDEX -> CORRUPT
     return primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _id_vectors(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of (id, vector blob) rows; (0, 0) vectors for no rows."""
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    if not rows:
+        return ids, np.zeros((0, 0), np.float32)
+    return ids, np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1).copy()
 
 
 def _id_list(ids: Iterable[int]) -> str:

@@ -173,7 +173,7 @@ class VectorIndex:
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
         """Forget these ids; ids not present are ignored. Returns how many were removed."""
-        removed = self._drop(_as_ids(ids))
+        removed = self._drop(ids_array(ids))
         if removed:
             self._changed()
         return removed
@@ -197,7 +197,7 @@ class VectorIndex:
         found = np.full((len(queries), k), -1, dtype=np.int64)
         if len(self._ids) == 0 or len(queries) == 0:
             return scores, found
-        excluded = self._present(_as_ids(exclude)) if len(exclude) else np.empty(0, np.int64)
+        excluded = self._present(ids_array(exclude)) if len(exclude) else np.empty(0, np.int64)
         fetch = min(k + len(excluded), len(self._ids))
         raw_scores, raw_ids = self._searcher(fetch).search(queries, fetch)
         if len(excluded):
@@ -214,7 +214,7 @@ class VectorIndex:
 
     def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
         """The stored vectors of these ids, (n, dim) float32, in the order asked."""
-        ids = _as_ids(ids)
+        ids = ids_array(ids)
         missing = ids[~self._has(ids)]
         if len(missing):
             raise VectorIndexError(
@@ -384,57 +384,10 @@ class VectorIndex:
         return self._gpu_index
 
     def _check_pairs(self, ids, vectors) -> tuple[np.ndarray, np.ndarray]:
-        ids = _as_ids(ids)
-        vectors = np.asarray(vectors)
-        if vectors.ndim == 1:
-            vectors = vectors.reshape(1, -1)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise VectorIndexError(
-                f"vectors must have shape (n, {self.dim}), got {vectors.shape}",
-                value=vectors.shape,
-                fix=f"use the encoder this index was built with ({self.dim}-d)",
-            )
-        if len(ids) != len(vectors):
-            raise VectorIndexError(
-                f"{len(ids)} ids for {len(vectors)} vectors",
-                value=(len(ids), len(vectors)),
-                fix="pass one id per vector",
-            )
-        if np.any(ids < 0):
-            raise VectorIndexError(
-                f"ids must be >= 0 (-1 marks padding), got {_preview(ids[ids < 0])}",
-                value=ids[ids < 0],
-            )
-        unique, counts = np.unique(ids, return_counts=True)
-        if len(unique) != len(ids):
-            raise VectorIndexError(
-                f"ids repeated in one call: {_preview(unique[counts > 1])}",
-                value=unique[counts > 1],
-                fix="pass each id once",
-            )
-        vectors = _finite(vectors, "vectors")
-        norms = np.linalg.norm(vectors, axis=1)
-        bad = np.flatnonzero(np.abs(norms - 1) > _NORM_TOLERANCE)
-        if len(bad):
-            raise VectorIndexError(
-                f"vectors must be L2-normalised; id {ids[bad[0]]} has norm {norms[bad[0]]:.4g}",
-                value=ids[bad],
-                fix="divide each vector by np.linalg.norm(v)",
-            )
-        # Renormalising exactly keeps self-similarity at 1.0 for vectors that came from fp16.
-        return ids, np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
+        return check_pairs(ids, vectors, self.dim)
 
     def _check_queries(self, queries) -> np.ndarray:
-        queries = np.asarray(queries)
-        if queries.ndim == 1:
-            queries = queries.reshape(1, -1)
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise VectorIndexError(
-                f"queries must have shape ({self.dim},) or (n, {self.dim}), got {queries.shape}",
-                value=queries.shape,
-                fix=f"encode queries with the model this index was built with ({self.dim}-d)",
-            )
-        return np.ascontiguousarray(_finite(queries, "queries"), dtype=np.float32)
+        return check_queries(queries, self.dim)
 
 
 def _resolve_gpu(use_gpu: bool | None) -> bool:
@@ -465,7 +418,8 @@ def _ivf_ids(index: faiss.IndexIVF) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
 
 
-def _as_ids(ids) -> np.ndarray:
+def ids_array(ids) -> np.ndarray:
+    """Row ids as a 1-d int64 array, from any sequence or set of ints."""
     if isinstance(ids, (set, frozenset)) or not hasattr(ids, "__len__"):
         ids = list(ids)
     arr = np.atleast_1d(np.asarray(ids))
@@ -498,3 +452,58 @@ def _finite(x: np.ndarray, name: str) -> np.ndarray:
 def _preview(values: np.ndarray, limit: int = 5) -> str:
     shown = ", ".join(str(v) for v in values[:limit].tolist())
     return f"[{shown}{', ...' if len(values) > limit else ''}] ({len(values)} in all)"
+
+
+def check_pairs(ids, vectors, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """ids and vectors as every store takes them: int64 ids >= 0, each once, and finite unit
+    vectors of width dim, renormalised exactly; else a VectorIndexError saying what is wrong."""
+    ids = ids_array(ids)
+    vectors = _rows(vectors, dim, "vectors", f"(n, {dim})",
+                    f"use the encoder this index was built with ({dim}-d)")
+    if len(ids) != len(vectors):
+        raise VectorIndexError(
+            f"{len(ids)} ids for {len(vectors)} vectors",
+            value=(len(ids), len(vectors)),
+            fix="pass one id per vector",
+        )
+    if np.any(ids < 0):
+        raise VectorIndexError(
+            f"ids must be >= 0 (-1 marks padding), got {_preview(ids[ids < 0])}",
+            value=ids[ids < 0],
+        )
+    unique, counts = np.unique(ids, return_counts=True)
+    if len(unique) != len(ids):
+        raise VectorIndexError(
+            f"ids repeated in one call: {_preview(unique[counts > 1])}",
+            value=unique[counts > 1],
+            fix="pass each id once",
+        )
+    vectors = _finite(vectors, "vectors")
+    norms = np.linalg.norm(vectors, axis=1)
+    bad = np.flatnonzero(np.abs(norms - 1) > _NORM_TOLERANCE)
+    if len(bad):
+        raise VectorIndexError(
+            f"vectors must be L2-normalised; id {ids[bad[0]]} has norm {norms[bad[0]]:.4g}",
+            value=ids[bad],
+            fix="divide each vector by np.linalg.norm(v)",
+        )
+    # Renormalising exactly keeps self-similarity at 1.0 for vectors that came from fp16.
+    return ids, np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
+
+
+def check_queries(queries, dim: int) -> np.ndarray:
+    """Queries as every store takes them: (n, dim) finite float32."""
+    queries = _rows(queries, dim, "queries", f"({dim},) or (n, {dim})",
+                    f"encode queries with the model this index was built with ({dim}-d)")
+    return np.ascontiguousarray(_finite(queries, "queries"), dtype=np.float32)
+
+
+def _rows(x, dim: int, name: str, shape: str, fix: str) -> np.ndarray:
+    """x as a 2-d array of rows of width dim (one row may come as a 1-d array)."""
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise VectorIndexError(f"{name} must have shape {shape}, got {x.shape}", value=x.shape,
+                               fix=fix)
+    return x

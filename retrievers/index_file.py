@@ -101,7 +101,7 @@ def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int],
     with exclusive(folder / LOCK_NAME):
         generation = catalog.generation
         saved, problem = (None, "") if rebuild else _stamp(folder / STAMP_NAME)
-        if saved is not None and saved["library"] not in (None, _identity(catalog)):
+        if saved is not None and saved["library"] not in (None, library_identity(catalog)):
             saved, problem = None, f"belongs to another library ({saved['library']})"
         current = saved is not None and saved["generation"] == generation
         patchable = (saved is not None and changes is not None
@@ -169,13 +169,13 @@ def _apply(index: VectorIndex, delta: dict) -> None:
 
 def _save(index: VectorIndex, folder: Path, catalog: Catalog, generation: int) -> None:
     digest = index.save(folder / INDEX_NAME)
-    _write_atomically(folder / STAMP_NAME, json.dumps(
+    write_atomically(folder / STAMP_NAME, json.dumps(
         {"generation": generation, "count": len(index), "sha256": digest,
-         "library": _identity(catalog), "nlist": index.nlist}).encode())
+         "library": library_identity(catalog), "nlist": index.nlist}).encode())
     (folder / DELTA_NAME).unlink(missing_ok=True)
 
 
-def _identity(catalog: Catalog) -> str:
+def library_identity(catalog: Catalog) -> str:
     """Which library a stamp belongs to: its name and creation time, unique enough to tell a
     file copied in from another library, which may well stand at the same generation."""
     info = catalog.info()
@@ -187,10 +187,10 @@ def _save_delta(folder: Path, saved: dict, delta: dict, catalog: Catalog,
     buffer = io.BytesIO()
     np.savez(buffer, **delta)
     data = buffer.getvalue()
-    _write_atomically(folder / DELTA_NAME, data)
-    _write_atomically(folder / STAMP_NAME, json.dumps(
+    write_atomically(folder / DELTA_NAME, data)
+    write_atomically(folder / STAMP_NAME, json.dumps(
         {"generation": generation, "count": saved["count"], "sha256": saved["sha256"],
-         "library": _identity(catalog), "nlist": saved["nlist"],
+         "library": library_identity(catalog), "nlist": saved["nlist"],
          "delta": hashlib.sha256(data).hexdigest()}).encode())
 
 
@@ -254,7 +254,7 @@ def _digest(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     # A private temporary name: racing rebuilds must not rename each other's file away.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -14,6 +14,12 @@ when such a folder existed, and wrote session data there. A name is looked up un
 folder only; a folder is opened only when it is spelled as a path (it holds a slash, or starts
 with "." or "~"). Names are short and plain (NAME_RULE) so that each is one folder of the home,
 prints on one line and fits a file system's name limit.
+
+Why the library records where its vectors are searched ("faiss", the default: index.faiss
+beside library.db; "milvus": a Milvus Lite file there; "milvus://HOST:PORT[/COLLECTION]": a
+Milvus server): like the model, every later open must search the same store, and the choice
+is made once, by `rummage index --vectors`. Unlike the model it may change: library.db holds
+every vector, so the next open fills the new store from it (milvus_index.py).
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ from retrievers.images import MAX_PIXELS, BadImage, decode
 from retrievers.index import VectorIndex
 from retrievers.index_file import INDEX_NAME, Changes, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
+from retrievers.milvus_index import MilvusIndex, parse_store
 from retrievers.text_tower import FILE_NAME as TEXT_TOWER_NAME
 from retrievers.text_tower import NumpyTextTower, Unsupported
 from retrievers.threads import bulk_threads, interactive_threads, threads_for_bulk, use_threads
 
 DEFAULT_VOCABULARY = "photos"  # what a new library reads text with, unless told otherwise
+DEFAULT_STORE = "faiss"  # where a library searches its vectors, unless told otherwise
 NAME_LENGTH = 64
 NAME_RULE = (f"a library name is 1 to {NAME_LENGTH} letters, digits, '-', '_' or '.', "
              "not starting with '.'")
@@ -112,7 +120,7 @@ def list_libraries(home: Path) -> list[dict]:
         out.append(
             {"name": folder.name, "images": count, "model": _spec(info).label,
              "root": info.get("root"), "folder": str(folder),
-             "vocabulary": _vocabulary_ref(info)}
+             "vocabulary": _vocabulary_ref(info), "vectors": info.get("vectors") or DEFAULT_STORE}
         )
     return out
 
@@ -134,19 +142,21 @@ class Library:
         use_threads(interactive_threads())  # a library is opened to search or talk (threads.py)
         self._encoder = encoder
         self._text_encoder: NumpyTextTower | Encoder | None = None
-        self._index: VectorIndex | None = None
+        self._index: VectorIndex | MilvusIndex | None = None
         self._vocabulary = None  # loaded on first use
 
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
     def create(cls, home: Path, name: str, spec: ModelSpec, *, vocabulary: str | None = None,
-               encoder: Encoder | None = None) -> Library:
+               vectors: str | None = None, encoder: Encoder | None = None) -> Library:
         """Open the library `name`, creating it for `spec`; an existing one must use `spec`.
 
         `vocabulary` (a name such as "photos" or a file path) is recorded as given; left out,
-        a new library reads "photos" and an existing one keeps its own.
+        a new library reads "photos" and an existing one keeps its own. `vectors` (where they
+        are searched: "faiss", "milvus", "milvus://HOST:PORT[/COLLECTION]") likewise.
         """
+        store = checked_store(vectors) if vectors is not None else None
         folder = library_dir(home, checked_name(name))
         folder.mkdir(parents=True, exist_ok=True)
         library = cls(folder, encoder=encoder)
@@ -155,7 +165,8 @@ class Library:
         if stored is None:
             library.catalog.set_info(name=name, model=json.dumps(spec.to_dict()),
                                      created=time.time(),
-                                     vocabulary=vocabulary or DEFAULT_VOCABULARY)
+                                     vocabulary=vocabulary or DEFAULT_VOCABULARY,
+                                     vectors=store or DEFAULT_STORE)
         elif ModelSpec.from_dict(json.loads(stored)) != spec:
             existing = library.spec.label
             library.close()
@@ -163,8 +174,11 @@ class Library:
                 f"Library {name!r} was indexed with {existing}; index with that model, "
                 f"or choose another --library name for {spec.label}"
             )
-        elif vocabulary is not None:
-            library.use_vocabulary(vocabulary)
+        else:
+            if vocabulary is not None:
+                library.use_vocabulary(vocabulary)
+            if store is not None:
+                library.use_store(store)
         return library
 
     @classmethod
@@ -186,6 +200,10 @@ class Library:
         )
 
     def close(self) -> None:
+        with self._lock:
+            index, self._index = self._index, None
+        if isinstance(index, MilvusIndex):
+            index.close()
         self.catalog.close()
 
     # -- identity --------------------------------------------------------------------------
@@ -281,6 +299,21 @@ class Library:
                     ) from e
             return self._vocabulary
 
+    @property
+    def store(self) -> str:
+        """Where this library searches its vectors, as recorded ("faiss" when never said)."""
+        return self.info.get("vectors") or DEFAULT_STORE
+
+    def use_store(self, store: str) -> None:
+        """Search the vectors in another store from now on; it is filled on the next open."""
+        store = checked_store(store)
+        with self._lock:
+            if store != self.store:
+                self.catalog.set_info(vectors=store)
+                if isinstance(self._index, MilvusIndex):
+                    self._index.close()
+                self._index = None
+
     # -- indexing --------------------------------------------------------------------------
 
     def index_folder(
@@ -310,6 +343,8 @@ class Library:
                 f"for {root}"
             )
         self.catalog.set_info(root=str(root))
+        if self.store != DEFAULT_STORE:
+            self.index  # noqa: B018 -- a store that cannot be reached fails before the embedding
         with threads_for_bulk():
             since = self.generation
             report = Indexer(self.catalog, root, encoder=self._bulk_encoder, metadata=metadata,
@@ -341,9 +376,22 @@ class Library:
             self._index = self._load_index(changes, rebuild=rebuild)
 
     def _load_index(self, changes: Changes | None = None, *,
-                    rebuild: bool = False) -> VectorIndex | None:
-        return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.text_encoder.dim,
-                               changes=changes, rebuild=rebuild)
+                    rebuild: bool = False) -> VectorIndex | MilvusIndex | None:
+        if self.store == DEFAULT_STORE:
+            return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.text_encoder.dim,
+                                   changes=changes, rebuild=rebuild)
+        from retrievers.milvus_index import VectorStoreError, load_or_sync
+
+        old = self._index
+        try:
+            return load_or_sync(self.folder, self.catalog, self.store,
+                                dim=lambda: self.text_encoder.dim, changes=changes,
+                                rebuild=rebuild)
+        except VectorStoreError as e:
+            raise LibraryError(f"Library {self.name!r}: {e}") from e
+        finally:  # after the new one has its connection: the same one, not a restarted server
+            if isinstance(old, MilvusIndex):
+                old.close()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -401,6 +449,14 @@ class Library:
         except BadImage as e:
             raise LibraryError(f"Cannot search with {path}: {e}") from e
         return self.search_vector(self.encoder.encode_images([decoded.image])[0], k, **kwargs)
+
+
+def checked_store(store: str) -> str:
+    """The canonical spelling of a --vectors value, else a LibraryError stating the rule."""
+    try:
+        return parse_store(store)
+    except ValueError as e:
+        raise LibraryError(str(e)) from e
 
 
 def _spec(info: Mapping[str, str]) -> ModelSpec:

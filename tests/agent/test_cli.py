@@ -175,7 +175,7 @@ def test_a_new_photo_library_reads_requests_with_the_photos_vocabulary(tmp_path,
     make_image(folder / "a.png", (200, 120, 40))
     code, _, err = run_cli("index", str(folder), "-l", "pets", "--checkpoint",
                            str(tiny_model_dir), capsys=capsys)
-    assert code == 0 and "(vocabulary photos)" in err
+    assert code == 0 and "(vocabulary photos, vectors in faiss)" in err
     code, out, _ = run_cli("vocabulary", "show", "--library", "pets", capsys=capsys)
     assert code == 0 and "animal (head nouns)" in out and "dog = " in out
     code, out, _ = run_cli("libraries", "--json", capsys=capsys)

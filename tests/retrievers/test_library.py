@@ -36,7 +36,7 @@ def test_index_stores_rows_vectors_and_model(rummage_home, photo_folder, spec):
     assert list_libraries(rummage_home)[0] == {
         "name": "photos", "images": 12, "model": spec.label,
         "root": str(photo_folder.resolve()), "folder": str(rummage_home / "photos"),
-        "vocabulary": "photos"}
+        "vocabulary": "photos", "vectors": "faiss"}
     # A person can open it with plain sqlite tools.
     tables = {r[0] for r in sqlite3.connect(rummage_home / "photos" / "library.db").execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
