@@ -41,9 +41,23 @@ Design decisions:
   a faiss IDSelector: it is exact, works unchanged on GPU indexes (not all of which take
   selectors), and the ids people exclude in a conversation are few.
 - The CPU index is the single source of truth. On a GPU machine a copy for searching is made
-  lazily after each change, so add/remove/vectors/save never touch the GPU and `save` always
-  writes the CPU form. Searches asking for more than faiss's GPU limit of 2048 results use the
-  CPU copy.
+  lazily at the first search, so vectors/save never touch the GPU and `save` always writes the
+  CPU form (files are the same whichever backend searched them).
+- Search backends (`search_backend`): "faiss-gpu" where faiss has a GPU build and sees a GPU;
+  else "torch-cuda" where torch sees CUDA (retrievers/torch_search.py: fp16 vectors on the GPU,
+  matrix product and top-k); else "faiss-cpu". `use_gpu` keeps its meaning for all of them (None:
+  the first that the machine has; True: a GPU one or an error; False: the CPU), and
+  `search_backend` in the config insists on one ("torch-cpu" runs the torch code on the CPU, for
+  tests and comparisons). The choice waits for the first search, and it asks torch only where
+  an NVIDIA driver is installed (retrievers/search_backend.py), so a CPU-only search never imports
+  torch (1.1 s) and an `index` run that searches nothing never does either.
+- The faiss-gpu copy is remade after each change (index_cpu_to_gpu); searches asking for more
+  than faiss's GPU limit of 2048 results use the CPU index. The torch copy is kept level instead:
+  add and remove are forwarded to it (a copy of the changed rows), and a change of layout keeps
+  it (same vectors). It is exact whatever the layout, so an IVF library searched on a GPU through
+  torch gets exact results rather than nprobe's, with no limit on k; and `exclude` is applied on
+  the device (scores set to -inf), not by over-fetching. Should forwarding a change fail (out of
+  GPU memory), the copy is dropped and rebuilt at the next search.
 - Our own sorted id array answers `ids()`, `__contains__` and `__len__` in O(log n) without
   walking IVF inverted lists; it is rebuilt from the index on `load`.
 """
@@ -57,9 +71,15 @@ import tempfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
+
+from retrievers import search_backend as backends
+
+if TYPE_CHECKING:
+    from retrievers.torch_search import TorchExactSearch
 
 # faiss GPU k-selection handles at most this many results per query.
 _GPU_MAX_K = 2048
@@ -67,6 +87,9 @@ _GPU_MAX_K = 2048
 _NORM_TOLERANCE = 1e-2
 # Below this many training points per list faiss warns on stderr and k-means gets noisy.
 _MIN_POINTS_PER_LIST = 39
+# Vectors read back from the CPU index per step when the torch copy is made (bounds the fp32
+# staging on the host: 2 GB at 512-d, not 20 GB for 10M vectors).
+_COPY_ROWS = 1 << 20
 
 
 class VectorIndexError(ValueError):
@@ -92,8 +115,11 @@ class IndexConfig:
     # At 200k x 512, 64 halves the build (26 s vs 55 s) with the same recall (1.000 at
     # nprobe 32, 0.922 vs 0.923 for a 1000 pool); 39 saves only 3 s more.
     train_points_per_list: int = 64
-    # Search on a GPU: None = when faiss sees one; True = require one; False = never.
+    # Search on a GPU: None = when faiss or torch sees one (RUMMAGE_GPU=0 says never);
+    # True = require one; False = never.
     use_gpu: bool | None = None
+    # One of backends.NAMES to insist on (an error where it is missing); None = by use_gpu.
+    search_backend: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("exact_threshold", "nprobe", "train_points_per_list"):
@@ -106,6 +132,19 @@ class IndexConfig:
             raise VectorIndexError(
                 f"IndexConfig.nlist_per_sqrt_n must be > 0, got {self.nlist_per_sqrt_n!r}",
                 value=self.nlist_per_sqrt_n,
+            )
+        backend = self.search_backend
+        if backend is not None and backend not in backends.NAMES:
+            raise VectorIndexError(
+                f"IndexConfig.search_backend must be one of {backends.NAMES}, got {backend!r}",
+                value=backend,
+            )
+        wants_gpu = backend is not None and backends.on_gpu(backend)
+        if backend is not None and self.use_gpu is not None and self.use_gpu != wants_gpu:
+            raise VectorIndexError(
+                f"IndexConfig.search_backend={backend!r} contradicts use_gpu={self.use_gpu}",
+                value=backend,
+                fix="set one of the two",
             )
 
     def relayout(self, nlist: int, n: int) -> bool:
@@ -131,11 +170,14 @@ class VectorIndex:
             raise VectorIndexError(f"dim must be a positive integer, got {dim!r}", value=dim)
         self.dim = int(dim)
         self.config = config
-        self._use_gpu = _resolve_gpu(config.use_gpu)
         self._index = _exact_index(self.dim)
         self._ids = np.empty(0, dtype=np.int64)
         self._gpu_index = None
         self._gpu_resources = None
+        self._torch_copy: TorchExactSearch | None = None
+        # Asked for explicitly: fail now, not at the first search.
+        explicit = config.use_gpu or config.search_backend is not None
+        self._backend = _resolve_backend(config) if explicit else None
 
     # -- building ------------------------------------------------------------------------------
 
@@ -169,6 +211,7 @@ class VectorIndex:
         # A sorted merge is O(n); union1d would sort everything again on every batch.
         new = np.sort(ids)
         self._ids = np.insert(self._ids, np.searchsorted(self._ids, new), new)
+        self._forward("add", ids, vectors)
         self._changed()
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
@@ -198,6 +241,8 @@ class VectorIndex:
         if len(self._ids) == 0 or len(queries) == 0:
             return scores, found
         excluded = self._present(ids_array(exclude)) if len(exclude) else np.empty(0, np.int64)
+        if self.search_backend.startswith("torch"):
+            return self._torch_searcher().search(queries, k, exclude=excluded)
         fetch = min(k + len(excluded), len(self._ids))
         raw_scores, raw_ids = self._searcher(fetch).search(queries, fetch)
         if len(excluded):
@@ -241,9 +286,17 @@ class VectorIndex:
         return 0 if self.kind == "exact" else int(self._index.nlist)
 
     @property
+    def search_backend(self) -> str:
+        """What searches run on: "faiss-cpu", "faiss-gpu", "torch-cuda" or "torch-cpu" (see the
+        module docstring). Decided at the first search or the first time this is read."""
+        if self._backend is None:
+            self._backend = _resolve_backend(self.config)
+        return self._backend
+
+    @property
     def on_gpu(self) -> bool:
         """Whether searches run on a GPU."""
-        return self._use_gpu
+        return backends.on_gpu(self.search_backend)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -346,7 +399,7 @@ class VectorIndex:
             index.add_with_ids(vectors, ids)
         self._index = index
         self._ids = np.sort(ids)
-        self._gpu_index = None
+        self._gpu_index = None  # the torch copy stays: a new layout holds the same vectors
 
     def _changed(self) -> None:
         self._gpu_index = None
@@ -360,7 +413,30 @@ class VectorIndex:
         self._index.remove_ids(present)
         self._ids = np.delete(self._ids, np.searchsorted(self._ids, present))
         self._gpu_index = None
+        self._forward("remove", present)
         return len(present)
+
+    def _forward(self, change: str, *args: np.ndarray) -> None:
+        """Apply a change to the torch copy too, if there is one."""
+        if self._torch_copy is None:
+            return
+        try:
+            getattr(self._torch_copy, change)(*args)
+        except RuntimeError:  # out of GPU memory, most likely: the next search rebuilds it
+            self._torch_copy = None
+
+    def _torch_searcher(self) -> TorchExactSearch:
+        if self._torch_copy is None:
+            from retrievers.torch_search import TorchExactSearch
+
+            device = "cuda" if self.search_backend == "torch-cuda" else "cpu"
+            copy = TorchExactSearch(self.dim, device=device)
+            copy.reserve(len(self._ids))
+            for start in range(0, len(self._ids), _COPY_ROWS):
+                ids = self._ids[start:start + _COPY_ROWS]
+                copy.add(ids, self._index.reconstruct_batch(ids))
+            self._torch_copy = copy
+        return self._torch_copy
 
     def _has(self, ids: np.ndarray) -> np.ndarray:
         if len(self._ids) == 0:
@@ -372,7 +448,7 @@ class VectorIndex:
         return np.unique(ids[self._has(ids)])
 
     def _searcher(self, k: int):
-        if not self._use_gpu or k > _GPU_MAX_K:
+        if self.search_backend != "faiss-gpu" or k > _GPU_MAX_K:
             return self._index
         if self._gpu_index is None:
             if self._gpu_resources is None:
@@ -390,18 +466,28 @@ class VectorIndex:
         return check_queries(queries, self.dim)
 
 
-def _resolve_gpu(use_gpu: bool | None) -> bool:
+def _resolve_backend(config: IndexConfig) -> str:
     gpus = faiss.get_num_gpus() if hasattr(faiss, "StandardGpuResources") else 0
-    if use_gpu is None:
-        return gpus > 0
-    if use_gpu and gpus == 0:
-        raise VectorIndexError(
-            "use_gpu=True but faiss sees no GPU",
-            value=use_gpu,
-            fix="install faiss-gpu-cu12 on a CUDA 12 machine, or leave "
-            "use_gpu=None to pick automatically",
-        )
-    return bool(use_gpu)
+    wanted = config.search_backend
+    if wanted is None:
+        chosen = backends.choose(config.use_gpu, env=backends.gpu_env(), faiss_gpus=gpus,
+                                driver=backends.driver_present(),
+                                torch_cuda=backends.torch_sees_cuda)
+        if chosen is not None:
+            return chosen
+        problem = "use_gpu=True but neither faiss nor torch sees a CUDA GPU"
+    elif wanted == "faiss-gpu" and gpus == 0:
+        problem = "search_backend='faiss-gpu' but faiss sees no GPU"
+    elif wanted == "torch-cuda" and not backends.torch_sees_cuda():
+        problem = "search_backend='torch-cuda' but torch sees no CUDA GPU"
+    else:
+        return wanted
+    raise VectorIndexError(
+        problem,
+        value=config,
+        fix="install faiss-gpu-cu12 (or a CUDA build of torch) on a CUDA 12 machine, or leave "
+        "use_gpu=None to pick automatically",
+    )
 
 
 def _exact_index(dim: int) -> faiss.Index:

@@ -8,6 +8,7 @@ import pytest
 
 from retrievers import index as index_module
 from retrievers.index import IndexConfig, VectorIndex, VectorIndexError
+from retrievers.search_backend import torch_sees_cuda
 
 DIM = 32
 CPU = IndexConfig(use_gpu=False)
@@ -272,9 +273,10 @@ def test_a_growing_library_switches_to_ivf_and_back_when_it_shrinks():
     np.testing.assert_allclose(index.vectors(ids[3100:]), vectors[3100:], atol=1e-6)
 
 
-@pytest.mark.skipif(faiss.get_num_gpus() > 0, reason="checks the no-GPU message")
+@pytest.mark.skipif(faiss.get_num_gpus() > 0 or torch_sees_cuda(),
+                    reason="checks the no-GPU message")
 def test_asking_for_a_gpu_without_one_says_what_to_install():
-    with pytest.raises(VectorIndexError, match="faiss sees no GPU.*faiss-gpu"):
+    with pytest.raises(VectorIndexError, match="neither faiss nor torch sees.*faiss-gpu"):
         VectorIndex(DIM, config=IndexConfig(use_gpu=True))
 
 
