@@ -281,3 +281,29 @@ def test_a_library_without_pymilvus_says_what_to_install(built, rummage_home, mo
     monkeypatch.setitem(sys.modules, "pymilvus", None)  # what an install without the extra has
     with pytest.raises(LibraryError, match=r"pip install 'rummage\[milvus\]'"):
         Library.open("lite", rummage_home).index  # noqa: B018
+
+
+@pytest.mark.asyncio
+async def test_the_chat_runs_on_a_library_whose_vectors_are_in_milvus(built, rummage_home):
+    from agent import Agent
+    from tests.tui.pilot import settle, type_text
+    from tui.app import make_app
+    from tui.widgets.results import ResultTile
+
+    copied(built, rummage_home, "lite")
+
+    def open_agent():
+        agent = Agent.open("lite", home=rummage_home)
+        agent.warm_up()
+        return agent
+
+    app = make_app("lite", None, rummage_home, open_agent=open_agent, images="halfcell")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "a red dress")
+        await settle(pilot)
+        first = [tile.result.id for tile in app.query(ResultTile)]
+        await type_text(pilot, "none of these")
+        await settle(pilot)
+        second = [tile.result.id for tile in app.query(ResultTile)]
+    assert len(first) == len(second) == 10 and not set(first) & set(second)
