@@ -1,0 +1,262 @@
+"""Turns image files into the encoder's inputs, in order, ahead of the encoder: in threads or in
+worker processes.
+
+Why worker processes on a GPU: decoding, resizing and normalising a photo costs a core several
+milliseconds in Pillow and torchvision, and a GPU embeds a batch of ViT-B-32 inputs in a fraction
+of that; threads share one interpreter, so Python's share of each image is serialised by the GIL
+and a GPU waits on Pillow. Each worker process returns the preprocessed pixels (fp16 when the
+encoder runs in fp16: half the bytes through the pipe; fp16 rounding on the CPU is the same
+round-to-nearest-even as the cast the GPU would make) with the colour `appearance` descriptor,
+and the file's digest and size; the decoded picture never crosses.
+
+Why threads stay the CPU default: on a CPU the encoder itself wants every core, and decoding is
+a small part of an image's cost (a ViT-B-32 forward pass is ~100x a decode), so processes only
+move the same work elsewhere and pay their start-up. Measured on the 2-core machine with
+benchmarks/index_throughput.py --images 200, interleaved, medians: see DEFAULT_CPU_WORKERS.
+
+Why "forkserver" (or "spawn" where there is none), never "fork": the parent has torch's OpenMP
+pool and SQLite running; forking a process with live threads copies locks held by threads that
+do not exist in the child. The forkserver preloads torch and open_clip once, so each worker is a
+fork of a quiet process and a second indexing run in the same process starts its workers in
+milliseconds.
+
+Why results are read in order with a window of two batches in flight: the indexer commits a batch
+per transaction in file order, and the workers decode the next batch while the encoder runs.
+
+Why a crash is contained: a decoder that segfaults or is killed (a crafted file, the kernel's
+OOM killer) breaks the whole process pool. The files whose results were lost are then decoded
+one at a time in a fresh pool; the one that breaks it again is skipped with the reason "crashed
+the decoder", and the run goes on. A fresh pool that cannot even answer a ping means the workers
+cannot start at all: the run stops with one line naming the fix (RUMMAGE_INDEX_WORKERS=0).
+
+RUMMAGE_INDEX_WORKERS=N sets the number of worker processes (0: decode in two threads); the
+`workers` argument of `Indexer`/`Library.index_folder` wins over it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrievers.encoders import EncoderError
+from retrievers.images import BadImage, FileEntry, appearance, decode
+
+WORKERS_ENV = "RUMMAGE_INDEX_WORKERS"  # a whole number: decoding processes; 0 = threads
+DECODE_THREADS = 2  # the thread path: one decoding while the other waits on the disk
+# See the module docstring: on a CPU, threads beat processes (the encoder needs the cores).
+DEFAULT_CPU_WORKERS = 0
+MAX_GPU_WORKERS = 16  # each worker holds torch and open_clip (~250 MB); more rarely helps
+CRASHED = "crashed the decoder (worker process died)"
+
+
+class DecodingFailed(EncoderError):
+    """The decoding workers could not run at all (not one file's fault). An EncoderError, so
+    the CLI shows it as one line: decoding feeds the encoder."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """One file made ready for the encoder, or the reason it cannot be."""
+
+    entry: FileEntry
+    pixels: object = None  # the preprocessed tensor (numpy while it crosses from a process)
+    look: np.ndarray | None = None  # the appearance descriptor
+    sha256: str = ""
+    width: int = 0  # of the picture as a person sees it
+    height: int = 0
+    reason: str | None = None  # why the file is skipped; None when it is ready
+
+
+def workers_for(device: str, workers: int | None = None) -> int:
+    """Decoding processes for an indexing run on `device`: the argument, else
+    RUMMAGE_INDEX_WORKERS, else 0 (threads) on a CPU and one per core but one on a GPU."""
+    if workers is not None:
+        return max(0, int(workers))
+    try:
+        value = int(os.environ.get(WORKERS_ENV, ""))
+    except ValueError:
+        value = -1
+    if value >= 0:
+        return value
+    if not device.startswith("cuda"):
+        return DEFAULT_CPU_WORKERS
+    # One core stays with the parent: it stacks batches, drives the GPU and writes SQLite.
+    return max(1, min((os.cpu_count() or 2) - 1, MAX_GPU_WORKERS))
+
+
+def prepare(entry: FileEntry, preprocess: Callable, max_pixels: int, half: bool) -> Prepared:
+    """Decode, preprocess and describe one file; a problem with the file becomes its reason."""
+    try:
+        decoded = decode(entry.path, max_pixels)
+        pixels = preprocess(decoded.image)
+        if half:
+            pixels = pixels.half()
+        look = appearance(decoded.image)
+    except BadImage as e:
+        return Prepared(entry=entry, reason=str(e))
+    except MemoryError:
+        return Prepared(entry=entry, reason="out of memory while preparing the image")
+    return Prepared(entry=entry, pixels=pixels, look=look, sha256=decoded.sha256,
+                    width=decoded.width, height=decoded.height)
+
+
+def _prepare_to_ship(entry: FileEntry, preprocess: Callable, max_pixels: int,
+                     half: bool) -> Prepared:
+    """`prepare` in a worker: the tensor as a numpy array, which pickles as its raw bytes
+    (torch's own reduction would move each small tensor through a shared-memory file)."""
+    prepared = prepare(entry, preprocess, max_pixels, half)
+    if prepared.pixels is None:
+        return prepared
+    return Prepared(**{**prepared.__dict__, "pixels": prepared.pixels.numpy()})
+
+
+def _ping() -> bool:
+    return True
+
+
+def _start_worker() -> None:
+    import open_clip  # noqa: F401 - unpickling its transforms imports it; do it while idle
+    import torch
+
+    # Every worker is one decoder: torch's default pool per process would oversubscribe.
+    torch.set_num_threads(1)
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Ignored once a forkserver runs (it is one per process); workers then import these.
+    context.set_forkserver_preload(["torch", "open_clip", "retrievers.decoders"])
+    return context
+
+
+class Decoders:
+    """Prepares files ahead of the encoder: `start()`, load the model, then
+    `for item in decoders.prepared(entries, model.preprocess, half=...)`."""
+
+    def __init__(self, *, workers: int, max_pixels: int, window: int = 128):
+        self.workers = workers  # 0: threads in this process
+        self.max_pixels = max_pixels
+        self.window = max(1, window)  # files in flight, at most
+        self.preprocess: Callable | None = None
+        self.half = False
+        self._started: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the worker processes now, without waiting for them: their start-up (importing
+        torch and open_clip, seconds) overlaps with loading the model."""
+        if self.workers > 0 and self._started is None:
+            self._started = self._pool(self.workers)
+            for _ in range(self.workers):
+                self._started.submit(_ping)
+
+    def close(self) -> None:
+        """Stop workers that were started but never used."""
+        if self._started is not None:
+            self._started.shutdown(wait=False, cancel_futures=True)
+            self._started = None
+
+    def prepared(self, entries: Iterable[FileEntry], preprocess: Callable, *,
+                 half: bool) -> Iterator[Prepared]:
+        """Every entry's result, in the order given, prepared up to `window` files ahead."""
+        self.preprocess, self.half = preprocess, half
+        todo = iter(entries)
+        if self.workers <= 0:
+            with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
+                yield from self._in_order(pool, todo, prepare)
+            return
+        while True:
+            pool, self._started = self._started or self._pool(self.workers), None
+            lost: list[FileEntry] = []
+            try:
+                yield from self._in_order(pool, todo, _prepare_to_ship, lost)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if not lost:
+                return
+            yield from self._one_by_one(lost)
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
+                                   initializer=_start_worker)
+
+    def _in_order(self, pool: Executor, todo: Iterator[FileEntry], work,
+                  lost: list[FileEntry] | None = None) -> Iterator[Prepared]:
+        """Results in order; on a broken process pool, the entries whose results were lost
+        (in order, with the rest still to come after them) go to `lost` and this returns."""
+        flight: deque[tuple[FileEntry, Future]] = deque()
+
+        def fill() -> None:
+            while len(flight) < self.window:
+                entry = next(todo, None)
+                if entry is None:
+                    return
+                flight.append((entry, pool.submit(work, entry, self.preprocess,
+                                                  self.max_pixels, self.half)))
+
+        fill()
+        while flight:
+            entry, future = flight[0]
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                if lost is None:
+                    raise
+                # Futures that finished before the break still hold their results.
+                for entry, future in flight:
+                    lost.append(entry if _broken(future) else future.result())
+                return
+            flight.popleft()
+            yield self._received(result)
+            fill()
+
+    def _one_by_one(self, lost: list) -> Iterator[Prepared]:
+        """The results lost with a broken pool, each file alone in a fresh pool, so that the
+        file that breaks it is the one skipped."""
+        pool = None
+        try:
+            for item in lost:
+                if isinstance(item, Prepared):
+                    yield self._received(item)
+                    continue
+                if pool is None:
+                    pool = self._pool(1)
+                    try:
+                        pool.submit(_ping).result()
+                    except BrokenProcessPool as e:
+                        raise DecodingFailed(
+                            f"Decoding worker processes cannot start ({e}); set "
+                            f"{WORKERS_ENV}=0 to decode in threads") from e
+                try:
+                    result = pool.submit(_prepare_to_ship, item, self.preprocess,
+                                         self.max_pixels, self.half).result()
+                except BrokenProcessPool:
+                    pool.shutdown(wait=True)
+                    pool = None
+                    yield Prepared(entry=item, reason=CRASHED)
+                    continue
+                yield self._received(result)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    @staticmethod
+    def _received(result: Prepared) -> Prepared:
+        if isinstance(result.pixels, np.ndarray):
+            import torch
+
+            return Prepared(**{**result.__dict__, "pixels": torch.from_numpy(result.pixels)})
+        return result
+
+
+def _broken(future: Future) -> bool:
+    return not future.done() or future.cancelled() or future.exception() is not None
