@@ -117,7 +117,8 @@ def _prepare_to_ship(entry: FileEntry, preprocess: Callable, max_pixels: int,
     return Prepared(**{**prepared.__dict__, "pixels": prepared.pixels.numpy()})
 
 
-def _ping() -> bool:
+def _ping(preprocess: Callable | None = None) -> bool:
+    """Nothing; with the transform, it proves that a worker can unpickle it."""
     return True
 
 
@@ -190,9 +191,10 @@ class Decoders:
                                    initializer=_start_worker)
 
     def _in_order(self, pool: Executor, todo: Iterator[FileEntry], work,
-                  lost: list[FileEntry] | None = None) -> Iterator[Prepared]:
-        """Results in order; on a broken process pool, the entries whose results were lost
-        (in order, with the rest still to come after them) go to `lost` and this returns."""
+                  lost: list | None = None) -> Iterator[Prepared]:
+        """Results in order; on a broken process pool, what was in flight goes to `lost` in
+        order (the entries whose results were lost, and results that had come back), and this
+        returns, leaving the rest of `todo` untouched."""
         flight: deque[tuple[FileEntry, Future]] = deque()
 
         def fill() -> None:
@@ -200,8 +202,13 @@ class Decoders:
                 entry = next(todo, None)
                 if entry is None:
                     return
-                flight.append((entry, pool.submit(work, entry, self.preprocess,
-                                                  self.max_pixels, self.half)))
+                try:
+                    future = pool.submit(work, entry, self.preprocess, self.max_pixels,
+                                         self.half)
+                except BrokenProcessPool as e:  # broke since the last result: lost like those
+                    future = Future()
+                    future.set_exception(e)
+                flight.append((entry, future))
 
         fill()
         while flight:
@@ -230,12 +237,14 @@ class Decoders:
                     continue
                 if pool is None:
                     pool = self._pool(1)
-                    try:
-                        pool.submit(_ping).result()
+                    try:  # a pool that cannot take the transform: no file is to blame
+                        pool.submit(_ping, self.preprocess).result()
                     except BrokenProcessPool as e:
                         raise DecodingFailed(
-                            f"Decoding worker processes cannot start ({e}); set "
-                            f"{WORKERS_ENV}=0 to decode in threads") from e
+                            "Decoding worker processes cannot start or cannot load the model's "
+                            "preprocessing (a script must index under "
+                            f"`if __name__ == '__main__':`); set {WORKERS_ENV}=0 to decode in "
+                            "threads") from e
                 try:
                     result = pool.submit(_prepare_to_ship, item, self.preprocess,
                                          self.max_pixels, self.half).result()
