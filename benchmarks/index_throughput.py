@@ -3,7 +3,8 @@
 Two models: the bundled demo model, and ViT-B-32 (the default real model) with random weights,
 which costs the same to run as the pretrained one (weights cannot be downloaded here). The
 folder is generated: JPEG photos-like noise images at a realistic 640x480, and the demo's own
-64 px PNGs. Each measurement runs in a fresh process, as `rummage index` does, so the start-up of
+64 px PNGs. `steady img/s` leaves out the first batch (and so the start-up of decoding
+workers): the rate a long run settles at. Each measurement runs in a fresh process, as `rummage index` does, so the start-up of
 decoding worker processes is counted; model loading is not. `--workers 0 2` compares decoding in
 threads (0) with 2 worker processes; `--rounds` repeats the whole set, interleaved, and the table
 shows the median of each row. Prints a table and writes JSON.
@@ -62,12 +63,20 @@ def measure(home: Path, name: str, spec: ModelSpec, folder: Path, *, device: str
 
     encoder = Encoder.load(spec, device=device)  # model loading is not indexing: measured apart
     library = Library.create(home, name, spec, encoder=encoder)
+    batches: list[tuple[float, int]] = []  # (when, images done) at each committed batch
     started = time.perf_counter()
-    report = library.index_folder(folder, workers=workers, batch_size=batch_size)
+    report = library.index_folder(folder, workers=workers, batch_size=batch_size,
+                                  progress=lambda done, _: batches.append(
+                                      (time.perf_counter(), done)))
     seconds = time.perf_counter() - started
     library.close()
+    # After the first batch, worker start-up is paid: the rate a long run settles at.
+    (first_at, first_done), (last_at, last_done) = batches[1], batches[-1]
+    steady = (last_done - first_done) / (last_at - first_at) if last_at > first_at else 0.0
     return {"library": name, "model": spec.label, "images": report.added,
             "seconds": round(seconds, 2), "images_per_s": round(report.added / seconds, 1),
+            "first_batch_s": round(first_at - started, 2),
+            "steady_images_per_s": round(steady, 1),
             "device": encoder.device, "batch_size": batch_size,
             "workers": workers_for(encoder.device, workers)}
 
@@ -126,12 +135,12 @@ def main() -> None:
                     print(f"  round {round_} {name} workers={runs[-1]['workers']}: "
                           f"{runs[-1]['images_per_s']} img/s", file=sys.stderr)
     rows = medians(runs)
-    print(f"{'library':<15}{'model':<30}{'device':<7}{'batch':>6}{'workers':>8}{'images':>7}"
-          f"{'runs':>5}{'s':>8}{'img/s':>9}")
+    print(f"{'library':<15}{'model':<22}{'device':<7}{'batch':>6}{'workers':>8}{'images':>7}"
+          f"{'runs':>5}{'s':>8}{'img/s':>9}{'1st batch s':>12}{'steady img/s':>13}")
     for r in rows:
-        print(f"{r['library']:<15}{r['model'][:28]:<30}{r['device']:<7}{r['batch_size']:>6}"
+        print(f"{r['library']:<15}{r['model'][:20]:<22}{r['device']:<7}{r['batch_size']:>6}"
               f"{r['workers']:>8}{r['images']:>7}{r['runs']:>5}{r['seconds']:>8}"
-              f"{r['images_per_s']:>9}")
+              f"{r['images_per_s']:>9}{r['first_batch_s']:>12}{r['steady_images_per_s']:>13}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"cores": os.cpu_count(), "device": device,
@@ -145,8 +154,8 @@ def medians(runs: list[dict]) -> list[dict]:
     for run in runs:
         groups.setdefault((run["library"], run["workers"]), []).append(run)
     return [{**{k: v for k, v in group[0].items() if k != "round"}, "runs": len(group),
-             "seconds": round(statistics.median(r["seconds"] for r in group), 2),
-             "images_per_s": round(statistics.median(r["images_per_s"] for r in group), 1),
+             **{key: round(statistics.median(r[key] for r in group), 2)
+                for key in ("seconds", "images_per_s", "first_batch_s", "steady_images_per_s")},
              "all_images_per_s": [r["images_per_s"] for r in group]}
             for group in groups.values()]
 

@@ -38,10 +38,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -166,15 +167,30 @@ class Decoders:
             self._started.shutdown(wait=False, cancel_futures=True)
             self._started = None
 
-    def prepared(self, entries: Iterable[FileEntry], preprocess: Callable, *,
-                 half: bool) -> Iterator[Prepared]:
-        """Every entry's result, in the order given, prepared up to `window` files ahead."""
+    def batches(self, entries: Sequence[FileEntry], size: int, preprocess: Callable, *,
+                half: bool) -> Iterator[list[Prepared]]:
+        """The entries' results in order, `size` at a time. Threads decode a batch while the
+        encoder waits (see the module docstring); processes run up to `window` files ahead."""
         self.preprocess, self.half = preprocess, half
-        todo = iter(entries)
         if self.workers <= 0:
             with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
-                yield from self._in_order(pool, todo, prepare)
+                for start in range(0, len(entries), size):
+                    yield list(pool.map(self._prepare, entries[start : start + size]))
             return
+        prepared = self.prepared(entries)
+        try:
+            while batch := list(islice(prepared, size)):
+                yield batch
+        finally:
+            prepared.close()  # stops the workers now, also when a batch failed
+
+    def _prepare(self, entry: FileEntry) -> Prepared:
+        return prepare(entry, self.preprocess, self.max_pixels, self.half)
+
+    def prepared(self, entries: Iterable[FileEntry]) -> Iterator[Prepared]:
+        """Every entry's result from worker processes, in the order given, prepared up to
+        `window` files ahead."""
+        todo = iter(entries)
         while True:
             pool, self._started = self._started or self._pool(self.workers), None
             lost: list[FileEntry] = []

@@ -19,8 +19,8 @@ RUMMAGE_INDEX_WORKERS) chooses.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from retrievers.catalog import Catalog, path_text
@@ -143,10 +143,10 @@ class Indexer:
             decoders.close()
             decoders = Decoders(workers=workers_for(encoder.device, self.workers),
                                 max_pixels=self.max_pixels, window=2 * self.batch_size)
-        prepared = decoders.prepared(todo, encoder.preprocess,
-                                     half=encoder.dtype == torch.float16)
-        try:
-            while batch := list(islice(prepared, self.batch_size)):
+        half = encoder.dtype == torch.float16
+        batches = decoders.batches(todo, self.batch_size, encoder.preprocess, half=half)
+        with closing(batches):  # a failed batch stops the workers now, not when collected
+            for batch in batches:
                 good = [item for item in batch if item.reason is None]
                 vectors = encoder.encode_pixels([item.pixels for item in good]) if good else []
                 with self.catalog.write():
@@ -161,8 +161,6 @@ class Indexer:
                 done += len(batch)
                 if self.progress:
                     self.progress(done, len(todo))
-        finally:
-            prepared.close()  # stops the workers now, also when a batch failed
 
     def _store(self, item, vector, known: dict) -> None:
         entry = item.entry
