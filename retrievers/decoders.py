@@ -1,33 +1,49 @@
-"""Turns image files into the encoder's inputs, in order, ahead of the encoder: in threads or in
-worker processes.
+"""Turns image files into the encoder's inputs, in file order: in two threads, or in worker
+processes running ahead of the encoder.
 
-Why worker processes on a GPU: decoding, resizing and normalising a photo costs a core several
-milliseconds in Pillow and torchvision, and a GPU embeds a batch of ViT-B-32 inputs in a fraction
-of that; threads share one interpreter, so Python's share of each image is serialised by the GIL
-and a GPU waits on Pillow. Each worker process returns the preprocessed pixels (fp16 when the
-encoder runs in fp16: half the bytes through the pipe; fp16 rounding on the CPU is the same
-round-to-nearest-even as the cast the GPU would make) with the colour `appearance` descriptor,
-and the file's digest and size; the decoded picture never crosses.
+Why worker processes on a GPU: preparing a 640x480 JPEG for ViT-B-32 (hash, decode, resize,
+normalise, the colour `appearance` descriptor) costs one core 5.9 ms (fp32) to 6.2 ms (fp16),
+i.e. ~165 images/s per core, measured with one torch thread; the anchor for a GPU is ~1,500
+images/s for ViT-B-32 on an RTX 3080 and several times that on an H100. Two threads in one
+interpreter (the GIL holds Python's share of each image) cannot feed that; one process per core
+but one can come close (the parent keeps a core to stack batches, drive the GPU and write
+SQLite), hence `workers_for`'s GPU default of cpu_count - 1, up to MAX_GPU_WORKERS. Workers run
+up to two batches ahead, so the next batch is decoded while the GPU embeds this one.
 
-Why threads stay the CPU default: on a CPU the encoder itself wants every core, and decoding is
-a small part of an image's cost (a ViT-B-32 forward pass is ~100x a decode), so processes only
-move the same work elsewhere and pay their start-up. Measured on the 2-core machine with
-benchmarks/index_throughput.py --images 200, interleaved, medians: see DEFAULT_CPU_WORKERS.
+What crosses from a worker: the preprocessed pixels as a numpy array (fp16 when the encoder runs
+in fp16; the CPU's fp16 cast rounds as the GPU's would, so the vectors are the same), the
+descriptor, the file's digest and size; never the decoded picture. Measured on the 2-core
+machine (3x224x224 arrays through a 2-worker pool, 3,000 each): numpy pickles as raw bytes,
+1,850-2,060 fp16 or 850-1,090 fp32 arrays/s (~600 MB/s either way, so fp16 doubles the rate);
+torch tensors go through torch's shared-memory files, 150 tensors/s. That pipe is the ceiling a
+GPU run meets first if a fast GPU outruns it: shared-memory slabs would be the next step.
 
-Why "forkserver" (or "spawn" where there is none), never "fork": the parent has torch's OpenMP
-pool and SQLite running; forking a process with live threads copies locks held by threads that
-do not exist in the child. The forkserver preloads torch and open_clip once, so each worker is a
-fork of a quiet process and a second indexing run in the same process starts its workers in
-milliseconds.
+Why threads stay the CPU default (DEFAULT_CPU_WORKERS): the encoder itself wants the cores, so
+processes move the same work elsewhere and pay a start-up. Measured on the 2-core machine,
+benchmarks/index_throughput.py --images 200 --demo-images 1000 --workers 0 2 --rounds 3, each run
+in a fresh process, interleaved, medians of images/s, threads vs 2 processes: 1,000 demo PNGs
+696 vs 152, 200 JPEGs with the demo model 265 vs 36, with ViT-B-32 14.2 vs 11.0. The processes'
+first batch came ~5 s later (starting the forkserver: torch and open_clip imported once); after
+it, demo PNGs went 812 vs 639 images/s and ViT-B-32 16.1 vs 17.9 (see LONG_RUN below).
+Threads decode a batch while the encoder waits, as before this module: overlapping them with the
+encoder's own threads on 2 cores cost 11-15% (in-process A/B against the code before, 5
+interleaved rounds, images/s: demo PNGs 639 vs 717, JPEGs 209 vs 247); in lock-step they are
+level with it (698 vs 700, 268 vs 245).
 
-Why results are read in order with a window of two batches in flight: the indexer commits a batch
-per transaction in file order, and the workers decode the next batch while the encoder runs.
+Why "forkserver" (or "spawn" where there is none), never "fork": the parent runs torch's OpenMP
+pool and SQLite; a fork copies locks held by threads that do not exist in the child. The
+forkserver imports torch and open_clip once and each worker is a fork of that quiet process:
+a worker's own memory is ~15 MB (RSS 468 MB, nearly all shared with the forkserver), and a
+second run in the same process starts its workers in 0.06 s instead of 4.2-4.5 s. The pool is
+started before the model loads, so on a GPU machine the two overlap. A script that indexes
+with workers must run under `if __name__ == "__main__":`, as for any spawned process.
 
 Why a crash is contained: a decoder that segfaults or is killed (a crafted file, the kernel's
 OOM killer) breaks the whole process pool. The files whose results were lost are then decoded
 one at a time in a fresh pool; the one that breaks it again is skipped with the reason "crashed
-the decoder", and the run goes on. A fresh pool that cannot even answer a ping means the workers
-cannot start at all: the run stops with one line naming the fix (RUMMAGE_INDEX_WORKERS=0).
+the decoder", and the run goes on. A fresh pool that cannot even take the model's preprocessing
+means the workers cannot work at all: the run stops with one line naming the fix
+(RUMMAGE_INDEX_WORKERS=0), and no file is blamed.
 
 RUMMAGE_INDEX_WORKERS=N sets the number of worker processes (0: decode in two threads); the
 `workers` argument of `Indexer`/`Library.index_folder` wins over it.
@@ -51,9 +67,8 @@ from retrievers.images import BadImage, FileEntry, appearance, decode
 
 WORKERS_ENV = "RUMMAGE_INDEX_WORKERS"  # a whole number: decoding processes; 0 = threads
 DECODE_THREADS = 2  # the thread path: one decoding while the other waits on the disk
-# See the module docstring: on a CPU, threads beat processes (the encoder needs the cores).
-DEFAULT_CPU_WORKERS = 0
-MAX_GPU_WORKERS = 16  # each worker holds torch and open_clip (~250 MB); more rarely helps
+DEFAULT_CPU_WORKERS = 0  # threads: on a CPU they beat processes (see above)
+MAX_GPU_WORKERS = 32  # ~165 JPEGs/s each, ~15 MB of its own: enough for several thousand/s
 CRASHED = "crashed the decoder (worker process died)"
 
 
@@ -142,8 +157,8 @@ def _context():
 
 
 class Decoders:
-    """Prepares files ahead of the encoder: `start()`, load the model, then
-    `for item in decoders.prepared(entries, model.preprocess, half=...)`."""
+    """Prepares files for the encoder: `start()`, load the model, then
+    `for batch in decoders.batches(entries, 64, model.preprocess, half=...)`."""
 
     def __init__(self, *, workers: int, max_pixels: int, window: int = 128):
         self.workers = workers  # 0: threads in this process
@@ -193,7 +208,7 @@ class Decoders:
         todo = iter(entries)
         while True:
             pool, self._started = self._started or self._pool(self.workers), None
-            lost: list[FileEntry] = []
+            lost: list = []  # entries, and results that came back before the break
             try:
                 yield from self._in_order(pool, todo, _prepare_to_ship, lost)
             finally:

@@ -10,10 +10,10 @@ generation bump in one transaction (`db.atomic()`, through `Catalog.write()`: sq
 block is not one), so a run killed at any moment leaves a table that is true (every file at most
 once, each with its vector), and the next run carries on from there.
 
-Why decoding runs apart from the encoder (decoders.py): the next batch is decoded while the
-encoder embeds this one, in two threads on a CPU (PIL and torch both release the GIL) and in
-worker processes on a GPU, which Pillow in threads would starve; `workers` (or
-RUMMAGE_INDEX_WORKERS) chooses.
+Why decoding has its own module (decoders.py): on a CPU two threads decode a batch while the
+encoder waits (PIL releases the GIL; the encoder wants every core); on a GPU, which Pillow in
+threads would starve, worker processes decode the next batches while it embeds this one.
+`workers` (or RUMMAGE_INDEX_WORKERS) chooses; the measurements are in decoders.py.
 """
 
 from __future__ import annotations

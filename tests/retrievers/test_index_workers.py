@@ -5,6 +5,7 @@ that kills its decoder is skipped and the run goes on; RUMMAGE_INDEX_WORKERS cho
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,20 @@ def test_rummage_index_workers_chooses_processes_and_an_argument_wins(
     library = Library.create(rummage_home, "env", spec, encoder=encoder)
     make_image(photo_folder / "extra.png")
     assert library.index_folder(photo_folder).added == 13
-    import os
-
     pids = {int(p.name) for p in seen.iterdir()}
     assert len(pids) == 1 and os.getpid() not in pids  # one worker process, not this one
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_workers_are_the_default_and_ship_fp16_that_embeds_as_threads_do(
+        rummage_home, photo_folder, spec):
+    gpu = Encoder.load(spec, device="cuda")
+    assert workers_for(gpu.device) >= 1
+    threads = Library.create(rummage_home, "threads", spec, encoder=gpu)
+    processes = Library.create(rummage_home, "processes", spec, encoder=gpu)
+    threads.index_folder(photo_folder, workers=0)
+    processes.index_folder(photo_folder)  # the default: worker processes
+    ours, theirs = indexed(processes), indexed(threads)
+    assert set(ours) == set(theirs) and len(ours) == 12
+    for name, (vector, _) in theirs.items():
+        np.testing.assert_allclose(ours[name][0], vector, atol=1e-3, err_msg=name)
