@@ -24,7 +24,10 @@ benchmarks/index_throughput.py --images 200 --demo-images 1000 --workers 0 2 --r
 in a fresh process, interleaved, medians of images/s, threads vs 2 processes: 1,000 demo PNGs
 696 vs 152, 200 JPEGs with the demo model 265 vs 36, with ViT-B-32 14.2 vs 11.0. The processes'
 first batch came ~5 s later (starting the forkserver: torch and open_clip imported once); after
-it, demo PNGs went 812 vs 639 images/s and ViT-B-32 16.1 vs 17.9 (see LONG_RUN below).
+it, demo PNGs went 812 vs 639 images/s and ViT-B-32 16.1 vs 17.9, but over 3-4 batches that
+rate flatters a window that was filled during the start-up. On 1,000 JPEGs (--images 1000
+--rounds 2) threads still won: ViT-B-32 15.8 vs 14.2 images/s (after the first batch 16.2 vs
+15.8), the demo model 318 vs 113.
 Threads decode a batch while the encoder waits, as before this module: overlapping them with the
 encoder's own threads on 2 cores cost 11-15% (in-process A/B against the code before, 5
 interleaved rounds, images/s: demo PNGs 639 vs 717, JPEGs 209 vs 247); in lock-step they are
