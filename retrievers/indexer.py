@@ -10,20 +10,23 @@ generation bump in one transaction (`db.atomic()`, through `Catalog.write()`: sq
 block is not one), so a run killed at any moment leaves a table that is true (every file at most
 once, each with its vector), and the next run carries on from there.
 
-Why decoding runs in threads: it overlaps with encoding the previous images, since PIL and
-torch both release the GIL.
+Why decoding has its own module (decoders.py): on a CPU two threads decode a batch while the
+encoder waits (PIL releases the GIL; the encoder wants every core); on a GPU, which Pillow in
+threads would starve, worker processes decode the next batches while it embeds this one.
+`workers` (or RUMMAGE_INDEX_WORKERS) chooses; the measurements are in decoders.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrievers.catalog import Catalog, path_text
+from retrievers.decoders import Decoders, workers_for
 from retrievers.encoders import Encoder
-from retrievers.images import MAX_PIXELS, BadImage, FileEntry, appearance, decode, walk_images
+from retrievers.images import MAX_PIXELS, FileEntry, walk_images
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -63,6 +66,7 @@ class Indexer:
         progress: Progress | None = None,
         batch_size: int = 64,  # images per encoder call and per transaction
         max_pixels: int = MAX_PIXELS,
+        workers: int | None = None,  # decoding processes, 0 = threads; None: decoders.py
     ):
         self.catalog = catalog
         self.root = root
@@ -71,6 +75,7 @@ class Indexer:
         self.progress = progress
         self.batch_size = batch_size
         self.max_pixels = max_pixels
+        self.workers = workers
         self.report = IndexReport()
 
     def run(self) -> IndexReport:
@@ -115,42 +120,55 @@ class Indexer:
             self.catalog.record_skip(entry, reason)
 
     def _embed(self, todo: list[FileEntry], known: dict) -> None:
-        encoder = self.encoder() if todo else None
         done = 0
         if self.progress:
             self.progress(0, len(todo))
+        if not todo:
+            return
+        import torch
 
-        def load(entry: FileEntry):
-            try:
-                decoded = decode(entry.path, self.max_pixels)
-                pixels = encoder.preprocess(decoded.image)
-                return entry, decoded, pixels, appearance(decoded.image)
-            except BadImage as e:
-                return entry, None, None, str(e)
+        from retrievers.encoders import default_device
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for start in range(0, len(todo), self.batch_size):
-                batch = list(pool.map(load, todo[start : start + self.batch_size]))
-                bad = [(entry, reason) for entry, _, _, reason in batch if isinstance(reason, str)]
-                good = [item for item in batch if not isinstance(item[3], str)]
-                vectors = encoder.encode_pixels([item[2] for item in good]) if good else []
+        # Guessed from the machine, so that the workers start while the model loads.
+        workers = workers_for(default_device(), self.workers)
+        decoders = Decoders(workers=workers, max_pixels=self.max_pixels,
+                            window=2 * self.batch_size)
+        decoders.start()
+        try:
+            encoder = self.encoder()
+        except BaseException:
+            decoders.close()
+            raise
+        if workers_for(encoder.device, self.workers) != workers:  # a CPU model on a GPU box
+            decoders.close()
+            decoders = Decoders(workers=workers_for(encoder.device, self.workers),
+                                max_pixels=self.max_pixels, window=2 * self.batch_size)
+        half = encoder.dtype == torch.float16
+        batches = decoders.batches(todo, self.batch_size, encoder.preprocess, half=half)
+        with closing(batches):  # a failed batch stops the workers now, not when collected
+            for batch in batches:
+                good = [item for item in batch if item.reason is None]
+                vectors = encoder.encode_pixels([item.pixels for item in good]) if good else []
                 with self.catalog.write():
-                    for entry, reason in bad:
-                        self.report.skipped[path_text(entry.path)] = reason
-                        self.catalog.record_skip(entry, reason)
-                    for (entry, decoded, _, look), vector in zip(good, vectors):
-                        self._store(entry, decoded, vector, look, known)
+                    for item in batch:
+                        if item.reason is not None:
+                            self.report.skipped[path_text(item.entry.path)] = item.reason
+                            self.catalog.record_skip(item.entry, item.reason)
+                    for item, vector in zip(good, vectors):
+                        self._store(item, vector, known)
                     self.catalog.bump_generation()
                 self.report.commits += 1
                 done += len(batch)
                 if self.progress:
                     self.progress(done, len(todo))
 
-    def _store(self, entry, decoded, vector, look, known: dict) -> None:
+    def _store(self, item, vector, known: dict) -> None:
+        entry = item.entry
         key = path_text(entry.path)
         existing = known.get(key)
         meta = self.metadata.get(entry.path.relative_to(self.root).as_posix(), {})
-        row_id = self.catalog.upsert(entry, decoded, meta=meta, vector=vector, look=look,
+        # upsert reads the digest and the size from `decoded`, which a Prepared carries
+        row_id = self.catalog.upsert(entry, item, meta=meta, vector=vector, look=item.look,
                                      row_id=existing[0] if existing else None)
         self.report.written_ids.append(row_id)
         if existing:

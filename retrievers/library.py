@@ -325,6 +325,7 @@ class Library:
         batch_size: int = 64,
         max_pixels: int = MAX_PIXELS,
         rebuild: bool = False,
+        workers: int | None = None,
     ) -> IndexReport:
         """Make the library hold exactly the images under root (incremental, resumable).
 
@@ -349,7 +350,7 @@ class Library:
             since = self.generation
             report = Indexer(self.catalog, root, encoder=self._bulk_encoder, metadata=metadata,
                              progress=progress, batch_size=batch_size,
-                             max_pixels=max_pixels).run()
+                             max_pixels=max_pixels, workers=workers).run()
             if self._encoder is not None:  # the model is loaded anyway: export now, not later
                 self.text_encoder  # noqa: B018
             self.refresh_index(Changes(since=since, commits=report.commits,
