@@ -431,7 +431,13 @@ def _shares_noun(phrase: list[str], rest: list[str], vocabulary: Vocabulary) -> 
     j = 0
     while j < len(rest) and vocabulary.slot_of(rest[j]) == slot:
         j += 1
-    return j > 0 and j < len(rest) and _unknown_noun(rest[j], vocabulary)
+    if j == 0 or j == len(rest):
+        return False
+    # "black and white stripes": the colours of a pattern named by its noun, each its own
+    # ("black stripes"); before its adjective ("red and white checkered towels") they may be
+    # the thing's own, as they were
+    return _unknown_noun(rest[j], vocabulary) or vocabulary.colors_noun(
+        slot, vocabulary.pieces(rest[j:])[0][0])
 
 
 def _negation_at(words: list[str], i: int) -> int:

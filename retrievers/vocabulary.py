@@ -342,6 +342,12 @@ class Vocabulary:
             i += 1
         return " ".join(out)
 
+    def colors_noun(self, slot: str, spelling: str) -> bool:
+        """Whether values of `slot` colour this noun of another slot: "stripes", "polka dots"
+        for colours (a pattern's adjective, "striped", is not such a noun)."""
+        noun = self._nouns.get(spelling)
+        return bool(noun) and self.slot(noun[1]).colored_by == slot
+
     def split(self, text: str, *, skip: frozenset[str] = frozenset(),
               bind: bool = False, subject: bool = False) -> list[str]:
         """Split an adjective stack into canonical phrases, head nouns first.
@@ -383,9 +389,15 @@ class Vocabulary:
             if merged:
                 last, last_slot = merged[-1]
                 noun = self._nouns.get(spelling)
-                # a colour colours a following noun of a slot it colours: "white stripes"
+                # a colour colours a following noun of a slot it colours: "white stripes";
+                # each of the colours right before it: "black white stripes" is black stripes
+                # and white stripes (neither is the colour of the whole thing)
                 if noun and self.slot(noun[1]).colored_by == last_slot and last_slot:
-                    merged[-1] = (f"{last} {spelling}", noun[1])
+                    first = len(merged) - 1
+                    while first > 0 and merged[first - 1][1] == last_slot:
+                        first -= 1
+                    merged[first:] = [(f"{color} {spelling}", noun[1])
+                                      for color, _ in merged[first:]]
                     continue
                 # "sleeves to the wrist": the slot's name before its own value adds nothing
                 if (slot is not None and last_slot is None
@@ -405,9 +417,11 @@ class Vocabulary:
                 if (slot is None and last_slot is not None and last_slot not in self.heads
                         and not subject
                         and all(later not in self.heads for _, later in run[at + 1:])):
-                    # every value of that slot right before it ("white black logo")
+                    # every value of that slot right before it ("white black logo"), but
+                    # one coloured pattern ("red stripe, blue stripe running": the last)
                     first = len(merged) - 1
-                    while first > 0 and merged[first - 1][1] == last_slot:
+                    while (first > 0 and merged[first - 1][1] == last_slot
+                           and not self.slot(last_slot).colored_by):
                         first -= 1
                     said = [self.canonical(s) for s, _ in merged[first:]]
                     merged[first:] = [(" ".join([*said, spelling]), None)]

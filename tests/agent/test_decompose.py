@@ -229,3 +229,14 @@ def test_a_compound_going_on_into_its_noun_is_not_a_thing_of_its_own():
     photos = load_vocabulary("photos")
     assert sorted(p.text for p in decompose("a blue button up shirt", photos)) == [
         "blue", "button", "shirt"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("has black and white stripes", ["black striped", "white striped"]),
+    ("a dress with red and white polka dots", ["dress", "red polka-dot", "white polka-dot"]),
+    ("has pink and black flowers", ["black floral", "pink floral"]),
+    # before the pattern's adjective the colours may be the thing's own: left as they were
+    ("is red and white checkered", ["checked", "red", "white"]),
+])
+def test_colours_joined_before_a_pattern_noun_each_colour_the_pattern(text, expected):
+    assert sorted(p.text for p in decompose(text, WORDS)) == sorted(expected)
