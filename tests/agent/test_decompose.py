@@ -240,3 +240,10 @@ def test_a_compound_going_on_into_its_noun_is_not_a_thing_of_its_own():
 ])
 def test_colours_joined_before_a_pattern_noun_each_colour_the_pattern(text, expected):
     assert sorted(p.text for p in decompose(text, WORDS)) == sorted(expected)
+
+
+def test_a_flower_or_strips_on_a_garment_are_its_pattern():
+    # crowd-written garment feedback: "flower" and "strips" name the floral and striped patterns
+    assert sorted(p.text for p in decompose("has a red flower on the front", WORDS)) == [
+        "red floral"]
+    assert [p.text for p in decompose("is orange with strips", WORDS)] == ["orange", "striped"]

@@ -190,3 +190,12 @@ def test_a_garment_compound_is_one_garment_not_two():
     # "dress shirt" is a shirt, "shirt dress" a dress: never a dress and a shirt at once
     assert DEMO.split("a gray dress shirt", skip=frozenset({"a"})) == ["dress shirt", "gray"]
     assert DEMO.split("a shirt dress", skip=frozenset({"a"})) == ["shirt dress"]
+
+
+def test_a_real_word_one_letter_from_ours_is_not_a_typing_slip():
+    # before, "black pants" asked for black plants and "the lower left" for a flower
+    assert [PHOTOS.respell(w) for w in ("pants", "lower", "edges", "lacks")] == [
+        "pants", "lower", "edges", "lacks"]
+    assert DEMO.respell("lacks") == "lacks"  # not "slacks"
+    # slips that are no word at all are still read as ours
+    assert PHOTOS.respell("strped") == "striped" and DEMO.respell("sleevless") == "sleeveless"
