@@ -19,7 +19,6 @@ are back on the host, so the timings include the transfer.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.index_bench import ClipLikeData
+from benchmarks.index_bench import ClipLikeData, run_sizes
 from retrievers.threads import use_threads
 from retrievers.torch_search import TorchExactSearch
 
@@ -141,12 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'n':>11} {'torch b1':>9} {'faiss b1':>9} {'torch b' + str(args.batch):>11} "
           f"{'faiss b' + str(args.batch):>11} {'recall@' + str(args.k):>10} {'torch +s':>8} "
           f"{'faiss +s':>8}")
-    for n in args.sizes:
-        row = bench_size(n, args)
-        print_row(row, args)
-        result["sizes"].append(row)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))  # after each size: partial runs count
+    run_sizes(args.sizes, lambda n: bench_size(n, args), lambda row: print_row(row, args),
+              result, args.json)
     print(f"wrote {args.json}")
     return 0
 

@@ -173,14 +173,21 @@ def main(argv: list[str] | None = None) -> int:
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "sizes": [],
     }
-    for n in args.sizes:
-        row = bench_size(n, args)
-        print_row(row, args.pool)
-        result["sizes"].append(row)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))  # after each size: partial runs count
+    run_sizes(args.sizes, lambda n: bench_size(n, args), lambda row: print_row(row, args.pool),
+              result, args.out)
     print(f"\nwrote {args.out}")
     return 0
+
+
+def run_sizes(sizes, bench, show, result: dict, out: Path) -> None:
+    """Measure each size in turn, print its row, and rewrite the JSON after each one, so a
+    run stopped part way (a large size out of time or memory) keeps what it measured."""
+    for n in sizes:
+        row = bench(n)
+        show(row)
+        result["sizes"].append(row)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
