@@ -233,11 +233,8 @@ class VectorIndex:
         long as k other vectors exist.
         """
         queries = self._check_queries(queries)
-        if not isinstance(k, (int, np.integer)) or k < 1:
-            raise VectorIndexError(f"k must be a positive integer, got {k!r}", value=k)
-        k = int(k)
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        found = np.full((len(queries), k), -1, dtype=np.int64)
+        scores, found = empty_answer(len(queries), k)
+        k = scores.shape[1]
         if len(self._ids) == 0 or len(queries) == 0:
             return scores, found
         excluded = self._present(ids_array(exclude)) if len(exclude) else np.empty(0, np.int64)
@@ -575,6 +572,15 @@ def check_pairs(ids, vectors, dim: int) -> tuple[np.ndarray, np.ndarray]:
         )
     # Renormalising exactly keeps self-similarity at 1.0 for vectors that came from fp16.
     return ids, np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
+
+
+def empty_answer(n: int, k) -> tuple[np.ndarray, np.ndarray]:
+    """What every store's search of n queries for k results starts from, once k is checked:
+    (n, k) scores of -inf and ids of -1, the padding left where fewer than k qualify."""
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise VectorIndexError(f"k must be a positive integer, got {k!r}", value=k)
+    return (np.full((n, int(k)), -np.inf, dtype=np.float32),
+            np.full((n, int(k)), -1, dtype=np.int64))
 
 
 def check_queries(queries, dim: int) -> np.ndarray:

@@ -39,7 +39,7 @@ from retrievers.images import MAX_PIXELS, BadImage, decode
 from retrievers.index import VectorIndex
 from retrievers.index_file import INDEX_NAME, Changes, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
-from retrievers.milvus_index import MilvusIndex, parse_store
+from retrievers.milvus_index import MilvusIndex, VectorStoreError, load_or_sync, parse_store
 from retrievers.text_tower import FILE_NAME as TEXT_TOWER_NAME
 from retrievers.text_tower import NumpyTextTower, Unsupported
 from retrievers.threads import bulk_threads, interactive_threads, threads_for_bulk, use_threads
@@ -120,7 +120,7 @@ def list_libraries(home: Path) -> list[dict]:
         out.append(
             {"name": folder.name, "images": count, "model": _spec(info).label,
              "root": info.get("root"), "folder": str(folder),
-             "vocabulary": _vocabulary_ref(info), "vectors": info.get("vectors") or DEFAULT_STORE}
+             "vocabulary": _vocabulary_ref(info), "vectors": _store(info)}
         )
     return out
 
@@ -302,7 +302,7 @@ class Library:
     @property
     def store(self) -> str:
         """Where this library searches its vectors, as recorded ("faiss" when never said)."""
-        return self.info.get("vectors") or DEFAULT_STORE
+        return _store(self.info)
 
     def use_store(self, store: str) -> None:
         """Search the vectors in another store from now on; it is filled on the next open."""
@@ -381,8 +381,6 @@ class Library:
         if self.store == DEFAULT_STORE:
             return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.text_encoder.dim,
                                    changes=changes, rebuild=rebuild)
-        from retrievers.milvus_index import VectorStoreError, load_or_sync
-
         old = self._index
         try:
             return load_or_sync(self.folder, self.catalog, self.store,
@@ -458,6 +456,10 @@ def checked_store(store: str) -> str:
         return parse_store(store)
     except ValueError as e:
         raise LibraryError(str(e)) from e
+
+
+def _store(info: Mapping[str, str]) -> str:
+    return info.get("vectors") or DEFAULT_STORE
 
 
 def _spec(info: Mapping[str, str]) -> ModelSpec:

@@ -56,7 +56,13 @@ import numpy as np
 
 from retrievers.catalog import Catalog
 from retrievers.file_lock import exclusive
-from retrievers.index import VectorIndexError, check_pairs, check_queries, ids_array
+from retrievers.index import (
+    VectorIndexError,
+    check_pairs,
+    check_queries,
+    empty_answer,
+    ids_array,
+)
 from retrievers.index_file import Changes, library_identity, write_atomically
 
 LITE_FILE = "vectors.milvus.db"  # Milvus Lite wants [A-Za-z0-9._-]{1,36}
@@ -192,11 +198,8 @@ class MilvusIndex:
         """As `VectorIndex.search`: (scores, ids), (n_queries, k), best first, padded with
         -inf / -1; excluded ids never appear (a filter expression inside Milvus)."""
         queries = check_queries(queries, self.dim)
-        if not isinstance(k, (int, np.integer)) or k < 1:
-            raise VectorIndexError(f"k must be a positive integer, got {k!r}", value=k)
-        k = int(k)
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        found = np.full((len(queries), k), -1, dtype=np.int64)
+        scores, found = empty_answer(len(queries), k)
+        k = scores.shape[1]
         if len(queries) == 0 or len(self) == 0:
             return scores, found
         excluded = ids_array(list(exclude)) if len(exclude) else np.empty(0, np.int64)
