@@ -19,15 +19,12 @@ in one line and nothing was written.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from memory.store import StoreError
-from retrievers.file_lock import exclusive
-
-DEFAULT_WAIT = 30.0  # seconds; a turn takes well under one, a cold first turn a few
+from retrievers.file_lock import exclusive, waiting_time
 
 
 class SessionBusy(StoreError):
@@ -36,13 +33,6 @@ class SessionBusy(StoreError):
         super().__init__(f"Session {session_id!r} is busy: another turn in it did not finish "
                          f"within {waited:g} s; nothing was changed, try again "
                          "(RUMMAGE_SESSION_WAIT sets the wait)")
-
-
-def session_wait() -> float:
-    try:
-        return max(0.0, float(os.environ.get("RUMMAGE_SESSION_WAIT", DEFAULT_WAIT)))
-    except ValueError:
-        return DEFAULT_WAIT
 
 
 def lock_path(folder: Path, session_id: str) -> Path:
@@ -54,7 +44,7 @@ def lock_path(folder: Path, session_id: str) -> Path:
 @contextmanager
 def session_lock(folder: Path, session_id: str, wait: float | None = None) -> Iterator[None]:
     """Hold the session's lock for the block; wait up to `wait` seconds, then SessionBusy."""
-    wait = session_wait() if wait is None else wait
+    wait = waiting_time() if wait is None else wait
     path = lock_path(folder, session_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as held:

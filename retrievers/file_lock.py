@@ -13,6 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+WAIT_ENV = "RUMMAGE_SESSION_WAIT"  # how long a process waits for another's lock, seconds
+DEFAULT_WAIT = 30.0  # a turn takes well under one second, a cold first turn a few
+
+
+def waiting_time() -> float:
+    """How long to wait for a lock another rummage process holds (a session's, a Milvus Lite
+    file's): RUMMAGE_SESSION_WAIT seconds, 30 unless it says otherwise."""
+    try:
+        return max(0.0, float(os.environ.get(WAIT_ENV, DEFAULT_WAIT)))
+    except ValueError:
+        return DEFAULT_WAIT
+
 
 @contextmanager
 def exclusive(path: Path, wait: float | None = None) -> Iterator[None]:

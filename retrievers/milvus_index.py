@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from retrievers.catalog import Catalog
-from retrievers.file_lock import exclusive
+from retrievers.file_lock import exclusive, waiting_time
 from retrievers.index import (
     VectorIndexError,
     check_pairs,
@@ -71,7 +71,6 @@ LOCK_NAME = "vectors.milvus.lock"  # held while the copy is brought level
 LITE_LOCK_NAME = "vectors.milvus.lite.lock"  # held while this process has the Lite file open
 MAX_K = 16384  # Milvus's limit on topk
 BATCH = 2000  # rows per insert: a gRPC message stays well under Milvus's 64 MB default
-WAIT_ENV = "RUMMAGE_SESSION_WAIT"
 TIMEOUT_ENV = "RUMMAGE_MILVUS_TIMEOUT"  # seconds to reach a Milvus server (default 10)
 STORE_RULE = ("--vectors is faiss, milvus (a Milvus Lite file in the library folder) or "
               "milvus://HOST:PORT[/COLLECTION] (a Milvus server)")
@@ -316,7 +315,16 @@ def _stamp(path: Path) -> dict | None:
 
 # -- connections -----------------------------------------------------------------------------
 
-_clients: dict[str, list] = {}  # uri -> [client, users]: Lite serves one process, shared here
+@dataclass
+class _Shared:
+    """One connection, shared by the indexes of a process (Milvus Lite serves one process)."""
+
+    client: object
+    held: ExitStack  # our lock on a Lite file, let go when the last user closes
+    users: int = 0
+
+
+_clients: dict[str, _Shared] = {}  # by uri
 _clients_lock = threading.Lock()
 
 
@@ -330,19 +338,19 @@ def _connect(target: MilvusTarget):
             try:
                 if target.lite:
                     held.enter_context(_lite_lock(target))
-                entry = [_open_client(target), 0, held]
+                entry = _Shared(_open_client(target), held)
             except BaseException:
                 held.close()
                 raise
             _clients[target.uri] = entry
-        entry[1] += 1
-        return entry[0]
+        entry.users += 1
+        return entry.client
 
 
 @contextmanager
 def _lite_lock(target: MilvusTarget) -> Iterator[None]:
     """Held while this process has the Lite file open; waits for another process's."""
-    wait = float(os.environ.get(WAIT_ENV, "30"))
+    wait = waiting_time()
     lock = exclusive(Path(target.uri).with_name(LITE_LOCK_NAME), wait)
     try:
         lock.__enter__()
@@ -363,12 +371,12 @@ def _release(target: MilvusTarget) -> None:
         entry = _clients.get(target.uri)
         if entry is None:
             return
-        entry[1] -= 1
-        if entry[1] > 0:
+        entry.users -= 1
+        if entry.users > 0:
             return
         del _clients[target.uri]
-    with entry[2]:  # our lock on the Lite file is let go last
-        entry[0].close()
+    with entry.held:  # our lock on the Lite file is let go last
+        entry.client.close()
         if target.lite:  # stop the child process now, not at exit
             from milvus_lite.server_manager import server_manager_instance
 
@@ -386,8 +394,7 @@ def _open_client(target: MilvusTarget):
     _quiet()  # after the import: pymilvus sets its loggers' levels as it loads
     if not target.lite:
         try:
-            return MilvusClient(uri=target.uri,
-                                timeout=float(os.environ.get(TIMEOUT_ENV, "10")))
+            return MilvusClient(uri=target.uri, timeout=_server_timeout())
         except MilvusException as e:
             raise VectorStoreError(f"cannot reach the Milvus server at {target.uri} "
                                    f"({_reason(e)})", fix="check that it runs and the address "
@@ -397,6 +404,13 @@ def _open_client(target: MilvusTarget):
     except MilvusException as e:  # our lock is held: a program other than rummage has it
         raise VectorStoreError(f"cannot open the Milvus Lite file {target.uri} "
                                f"({_reason(e)})", fix="close the program that has it open") from e
+
+
+def _server_timeout() -> float:
+    try:
+        return max(0.1, float(os.environ.get(TIMEOUT_ENV, "10")))
+    except ValueError:
+        return 10.0
 
 
 def _reason(error: Exception) -> str:

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("pymilvus")
 
 from agent.cli import main
-from retrievers import milvus_index
+from retrievers import file_lock, milvus_index
 from retrievers.demo.world import write_catalogue
 from retrievers.index import VectorIndex
 from retrievers.library import Library, LibraryError
@@ -229,7 +229,7 @@ def test_a_second_process_waits_for_the_lite_file_then_says_why_it_cannot(built,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
     try:
         assert holder.stdout.readline().strip() == "open"
-        monkeypatch.setenv(milvus_index.WAIT_ENV, "0.3")
+        monkeypatch.setenv(file_lock.WAIT_ENV, "0.3")
         code, _, err = run_cli("search", "a red dress", "--library", "lite", capsys=capsys)
         assert code == 2 and err.count("\n") == 1
         assert "Milvus Lite serves one process at a time" in err
