@@ -129,20 +129,21 @@ class Indexer:
 
         from retrievers.encoders import default_device
 
+        def decoders_for(device: str) -> Decoders:
+            return Decoders(workers=workers_for(device, self.workers),
+                            max_pixels=self.max_pixels, window=2 * self.batch_size)
+
         # Guessed from the machine, so that the workers start while the model loads.
-        workers = workers_for(default_device(), self.workers)
-        decoders = Decoders(workers=workers, max_pixels=self.max_pixels,
-                            window=2 * self.batch_size)
+        decoders = decoders_for(default_device())
         decoders.start()
         try:
             encoder = self.encoder()
         except BaseException:
             decoders.close()
             raise
-        if workers_for(encoder.device, self.workers) != workers:  # a CPU model on a GPU box
+        if workers_for(encoder.device, self.workers) != decoders.workers:  # a CPU model, GPU box
             decoders.close()
-            decoders = Decoders(workers=workers_for(encoder.device, self.workers),
-                                max_pixels=self.max_pixels, window=2 * self.batch_size)
+            decoders = decoders_for(encoder.device)
         half = encoder.dtype == torch.float16
         batches = decoders.batches(todo, self.batch_size, encoder.preprocess, half=half)
         with closing(batches):  # a failed batch stops the workers now, not when collected

@@ -37,6 +37,14 @@ from retrievers.clip_tokens import whole_words
 _ARTICLES = re.compile(r"^(the|a|an|any|its|their)\s+")
 
 
+def _slot_run_start(merged: list[tuple[str, str | None]]) -> int:
+    """Where the run of values of the last entry's slot begins: "white black" before "logo"."""
+    slot, first = merged[-1][1], len(merged) - 1
+    while first > 0 and merged[first - 1][1] == slot:
+        first -= 1
+    return first
+
+
 class VocabularyError(ValueError):
     """A vocabulary cannot be found or read; the message names the file and the fix."""
 
@@ -394,15 +402,12 @@ class Vocabulary:
         for at, (spelling, slot) in enumerate(run):
             if merged:
                 last, last_slot = merged[-1]
-                noun = self._nouns.get(spelling)
                 # a colour colours a following noun of a slot it colours: "white stripes";
                 # each of the colours right before it: "black white stripes" is black stripes
                 # and white stripes (neither is the colour of the whole thing)
-                if noun and self.slot(noun[1]).colored_by == last_slot and last_slot:
-                    first = len(merged) - 1
-                    while first > 0 and merged[first - 1][1] == last_slot:
-                        first -= 1
-                    merged[first:] = [(f"{color} {spelling}", noun[1])
+                if last_slot and self.colors_noun(last_slot, spelling):
+                    first = _slot_run_start(merged)
+                    merged[first:] = [(f"{color} {spelling}", self._nouns[spelling][1])
                                       for color, _ in merged[first:]]
                     continue
                 # "sleeves to the wrist": the slot's name before its own value adds nothing
@@ -425,10 +430,8 @@ class Vocabulary:
                         and all(later not in self.heads for _, later in run[at + 1:])):
                     # every value of that slot right before it ("white black logo"), but
                     # one coloured pattern ("red stripe, blue stripe running": the last)
-                    first = len(merged) - 1
-                    while (first > 0 and merged[first - 1][1] == last_slot
-                           and not self.slot(last_slot).colored_by):
-                        first -= 1
+                    first = (len(merged) - 1 if self.slot(last_slot).colored_by
+                             else _slot_run_start(merged))
                     said = [self.canonical(s) for s, _ in merged[first:]]
                     merged[first:] = [(" ".join([*said, spelling]), None)]
                     continue
