@@ -1,4 +1,4 @@
-"""One turn as a LangGraph state graph: interpret → decompose → remember → retrieve → rerank → respond.
+"""One turn as a LangGraph state graph: interpret → remember → search → respond.
 
 The state holds only JSON-safe values (the memory as `QueryState.to_dict()`), so the SQLite
 checkpointer can persist a session and a later process can resume it by id. Models, the library
@@ -6,9 +6,17 @@ and the index are not state: `build_graph` closes over them. A turn that cannot 
 ("not #40" when 10 are shown) goes from interpret straight to respond with a message, leaving
 the memory as it was.
 
+A turn has six steps (interpret, decompose, remember, retrieve, rerank, respond: each timed in
+`Reply.timings`) but four nodes: decompose runs inside interpret, and rerank inside search
+after retrieve. A node exists where the path can branch; steps that always follow each other
+share one. Why: every node is a LangGraph superstep (tasks prepared, writes applied, a
+checkpoint made in memory), about 0.3 ms each on a 2-core machine plus ~1 ms a run (a graph of
+no-op nodes with the in-memory checkpointer: 1.4 ms for one node, 2.9 ms for six). At 1M images
+that overhead was a third of a turn (benchmarks/scale_bench.py).
+
 Each dialogue act (agent.understand) is one path through the graph:
-    refine    interpret → decompose → remember → retrieve → rerank → respond
-    page      interpret → remember (the page set aside) → retrieve → rerank → respond
+    refine    interpret (+ decompose) → remember → search (retrieve + rerank) → respond
+    page      interpret → remember (the page set aside) → search → respond
     found     interpret → remember (the pick liked) → respond (the same page)
     undo      interpret → restore → respond
     question  interpret → respond (an answer; nothing changes)
@@ -89,17 +97,36 @@ class GraphOptions:
 
 
 def timed(name: str, fn: Callable[..., dict], first: bool = False):
+    """The node `name` running fn, with its seconds in the state's timings. A node that runs
+    several steps (search = retrieve + rerank) reports its steps' own timings instead."""
     wants_config = "config" in inspect.signature(fn).parameters
 
     def node(state: TurnState, config: RunnableConfig) -> dict:
         started = time.perf_counter()
         update = fn(state, config) if wants_config else fn(state)
         elapsed = time.perf_counter() - started
-        update["timings"] = {name: elapsed, **({"start": True} if first else {})}
+        steps = update.pop("steps", None) or {name: elapsed}
+        update["timings"] = {**steps, **({"start": True} if first else {})}
         return update
 
     node.__name__ = name
     return node
+
+
+def _stepped(*steps: tuple[str, Callable[[TurnState], dict]]) -> Callable[[TurnState], dict]:
+    """One node that runs steps in order, each seeing the state as the last one left it, and
+    reports each step's seconds (the graph's `timed` reads them as this node's timings)."""
+
+    def run(state: TurnState) -> dict:
+        update: dict = {}
+        seconds: dict[str, float] = {}
+        for name, step in steps:
+            started = time.perf_counter()
+            update.update(step({**state, **update}))
+            seconds[name] = time.perf_counter() - started
+        return {**update, "steps": seconds}
+
+    return run
 
 
 def build_graph(engine: Engine, decomposer: Callable[[str], list], options: GraphOptions,
@@ -154,12 +181,13 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         if state.get("message"):
             return "respond"
         act = state["turn"]["act"]
-        return {"refine": "decompose", "page": "remember", "found": "remember",
+        return {"refine": "remember", "page": "remember", "found": "remember",
                 "undo": "restore"}.get(act, "respond")
 
     def do_decompose(state: TurnState) -> dict:
-        text = state["turn"].get("text", "")
-        if not text:
+        turn = state.get("turn")
+        text = turn.get("text", "") if turn and turn["act"] == "refine" else ""
+        if state.get("message") or not text:
             return {"propositions": []}
         if options.decompose:
             found = decomposer(text)
@@ -219,7 +247,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         return {"memory": new.to_dict(), **changed}
 
     def after_remember(state: TurnState) -> str:
-        return "respond" if state["turn"]["act"] == "found" else "retrieve"
+        return "respond" if state["turn"]["act"] == "found" else "search"
 
     def do_restore(state: TurnState, config) -> dict:
         back = state.get("back")
@@ -299,21 +327,19 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         return {"memory": memory.to_dict(), "reply": reply}
 
     graph = StateGraph(TurnState)
-    graph.add_node("interpret", timed("interpret", do_interpret, first=True))
-    graph.add_node("decompose", timed("decompose", do_decompose))
+    graph.add_node("interpret", timed("interpret", _stepped(("interpret", do_interpret),
+                                                            ("decompose", do_decompose)),
+                                      first=True))
     graph.add_node("remember", timed("remember", do_remember))
     graph.add_node("restore", timed("restore", do_restore))
-    graph.add_node("retrieve", timed("retrieve", do_retrieve))
-    graph.add_node("rerank", timed("rerank", do_rerank))
+    graph.add_node("search", timed("search", _stepped(("retrieve", do_retrieve),
+                                                      ("rerank", do_rerank))))
     graph.add_node("respond", timed("respond", do_respond))
     graph.add_edge(START, "interpret")
-    graph.add_conditional_edges("interpret", after_interpret,
-                                ["decompose", "remember", "restore", "respond"])
-    graph.add_edge("decompose", "remember")
-    graph.add_conditional_edges("remember", after_remember, ["retrieve", "respond"])
+    graph.add_conditional_edges("interpret", after_interpret, ["remember", "restore", "respond"])
+    graph.add_conditional_edges("remember", after_remember, ["search", "respond"])
     graph.add_edge("restore", "respond")
-    graph.add_edge("retrieve", "rerank")
-    graph.add_edge("rerank", "respond")
+    graph.add_edge("search", "respond")
     graph.add_edge("respond", END)
     compiled["graph"] = graph.compile(checkpointer=checkpointer)
     return compiled["graph"]

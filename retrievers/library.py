@@ -39,6 +39,7 @@ from retrievers.images import MAX_PIXELS, BadImage, decode
 from retrievers.index import VectorIndex
 from retrievers.index_file import INDEX_NAME, Changes, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
+from retrievers.look_cache import LookCache
 from retrievers.milvus_index import MilvusIndex, VectorStoreError, load_or_sync, parse_store
 from retrievers.text_tower import FILE_NAME as TEXT_TOWER_NAME
 from retrievers.text_tower import NumpyTextTower, Unsupported
@@ -143,6 +144,7 @@ class Library:
         self._encoder = encoder
         self._text_encoder: NumpyTextTower | Encoder | None = None
         self._index: VectorIndex | MilvusIndex | None = None
+        self._looks = LookCache(self.catalog.looks)  # emptied whenever _index is set again
         self._vocabulary = None  # loaded on first use
 
     # -- opening ---------------------------------------------------------------------------
@@ -201,7 +203,8 @@ class Library:
 
     def close(self) -> None:
         with self._lock:
-            index, self._index = self._index, None
+            index = self._index
+            self._use_index(None)
         if isinstance(index, MilvusIndex):
             index.close()
         self.catalog.close()
@@ -312,7 +315,7 @@ class Library:
                 self.catalog.set_info(vectors=store)
                 if isinstance(self._index, MilvusIndex):
                     self._index.close()
-                self._index = None
+                self._use_index(None)
 
     # -- indexing --------------------------------------------------------------------------
 
@@ -366,7 +369,7 @@ class Library:
     def index(self) -> VectorIndex:
         with self._lock:
             if self._index is None:
-                self._index = self._load_index()
+                self._use_index(self._load_index())
             return self._index
 
     def refresh_index(self, changes: Changes | None = None, *, rebuild: bool = False) -> None:
@@ -374,7 +377,13 @@ class Library:
         process just wrote) when they are all it lacks, else rebuilt; rebuild=True retrains.
         A patch leaves the index unloaded until it is next used."""
         with self._lock:
-            self._index = self._load_index(changes, rebuild=rebuild)
+            self._use_index(self._load_index(changes, rebuild=rebuild))
+
+    def _use_index(self, index: VectorIndex | MilvusIndex | None) -> None:
+        """Search this index from now on, and forget the looks read before it: a process's
+        looks and vectors then always describe the same catalog (look_cache.py)."""
+        self._index = index
+        self._looks.clear()
 
     def _load_index(self, changes: Changes | None = None, *,
                     rebuild: bool = False) -> VectorIndex | MilvusIndex | None:
@@ -417,9 +426,9 @@ class Library:
 
     def appearance(self, ids: Sequence[int]) -> np.ndarray:
         """The colour-layout descriptors of these images (zeros for rows indexed before m002),
-        read by id: a turn needs its candidates' looks only (see the module docstring)."""
+        read by id and kept as the index is (look_cache.py): a turn needs its candidates' only."""
         with self._lock:
-            return self.catalog.looks(ids)
+            return self._looks.get(ids)
 
     def skipped(self) -> list[dict]:
         return self.catalog.skipped()
