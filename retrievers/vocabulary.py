@@ -61,7 +61,9 @@ class Value:
 @dataclass(frozen=True, kw_only=True)
 class Slot:
     name: str  # "color"
-    kind: str = "attribute"  # "head": its values are nouns the attributes attach to
+    # "head": its values are nouns the attributes attach to; "noun": nouns of their own (a
+    # place), which an unknown word right before them describes ("a small bathroom")
+    kind: str = "attribute"
     names: tuple[str, ...] = ()  # words that name the slot ("colour"), for "any colour"
     modifiers: tuple[str, ...] = ()  # words that shade a value and keep its slot ("light blue")
     place: str = "before"  # where a value goes in one noun phrase: "before" the head, or "with"
@@ -154,6 +156,11 @@ class Vocabulary:
     @functools.cached_property
     def heads(self) -> frozenset[str]:
         return frozenset(s.name for s in self.slots if s.kind == "head")
+
+    @functools.cached_property
+    def nouns(self) -> frozenset[str]:
+        """The slots whose values are nouns: the heads and the "noun" slots (places)."""
+        return self.heads | frozenset(s.name for s in self.slots if s.kind == "noun")
 
     @functools.cached_property
     def _names(self) -> dict[str, str]:
@@ -290,10 +297,15 @@ class Vocabulary:
         words = phrase.split()
         # "cotton shirts" -> "cotton shirt": the head noun takes its canonical form and slot;
         # the longest head spelling ending the phrase, so "red fire hydrant" keeps one "fire"
+        # "a small bathroom", "the sandy beaches": a place said with words of its own keeps
+        # them as said (a place's spellings are broad: "hill" is countryside, "yard" garden)
+        # and its slot, so other places are its rivals and a later place replaces it
         for start in range(1, len(words)):
             head = self._table.get(" ".join(words[start:]))
             if head and head[1] in self.heads:
                 return " ".join([*words[:start], head[0]]), head[1]
+            if head and head[1] in self.nouns:
+                return phrase, head[1]
         return phrase, None
 
     def _lookup(self, phrase: str) -> tuple[str, str] | None:
@@ -435,9 +447,10 @@ class Vocabulary:
                     said = [self.canonical(s) for s, _ in merged[first:]]
                     merged[first:] = [(" ".join([*said, spelling]), None)]
                     continue
-                # unknown words glue onto what follows ("leather" + "strap", "leather" + "bag")
+                # unknown words glue onto what follows ("leather" + "strap", "leather" + "bag"):
+                # onto a noun, a value of a head or of a noun slot ("small" + "bathroom")
                 if (last_slot is None and last not in self._names
-                        and (slot is None or slot in self.heads)):
+                        and (slot is None or slot in self.nouns)):
                     merged[-1] = (f"{last} {spelling}", slot)
                     continue
                 # two head values side by side are one compound, the last its noun: "coffee

@@ -176,9 +176,9 @@ def _check(vocabulary: Vocabulary) -> None:
     for slot in vocabulary.slots:
         if not isinstance(slot.binds, bool):
             raise VocabularyError(f"{where}: 'binds' of slot {slot.name!r} must be true or false")
-        if slot.kind not in ("head", "attribute") or slot.place not in ("before", "with"):
+        if slot.kind not in ("head", "noun", "attribute") or slot.place not in ("before", "with"):
             raise VocabularyError(f"{where}: slot {slot.name!r} has kind {slot.kind!r} and place "
-                                  f"{slot.place!r}; use kind head|attribute, place before|with")
+                                  f"{slot.place!r}; use kind head|noun|attribute, place before|with")
         if slot.colored_by is not None and slot.colored_by not in names:
             raise VocabularyError(f"{where}: slot {slot.name!r} is colored_by {slot.colored_by!r}"
                                   ", which is not a slot")

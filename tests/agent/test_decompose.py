@@ -247,3 +247,29 @@ def test_a_flower_or_strips_on_a_garment_are_its_pattern():
     assert sorted(p.text for p in decompose("has a red flower on the front", WORDS)) == [
         "red floral"]
     assert [p.text for p in decompose("is orange with strips", WORDS)] == ["orange", "striped"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a word the vocabulary does not know, right before a place, describes that place
+    ("a small bathroom with a yellow counter and a framed mirror",
+     ["small bathroom", "yellow counter", "framed mirror"]),
+    ("a dog on a sandy beach", ["dog", "sandy beach"]),
+    ("a cat sleeping in a messy kitchen", ["cat", "messy kitchen"]),
+    # a place said plainly is the vocabulary's value, as before
+    ("a dog at the beach", ["dog", "beach"]),
+])
+def test_a_place_keeps_the_words_that_describe_it(text, expected):
+    assert sorted(p.text for p in decompose(text, load_vocabulary("photos"))) == sorted(expected)
+
+
+def test_a_described_place_is_still_a_place():
+    photos = load_vocabulary("photos")
+    # its slot: other places are what it is judged against, and a later place replaces it
+    assert photos.slot_of("sandy beach") == "place"
+    assert "dog in the sandy lake" in photos.contrasts("sandy beach", "place", "dog")
+    from memory.cascade import QueryState, apply_turn
+
+    state = apply_turn(QueryState(), vocabulary=photos,
+                       propositions=decompose("a dog on a sandy beach", photos))
+    state = apply_turn(state, vocabulary=photos, propositions=decompose("in a kitchen", photos))
+    assert sorted(c.text for c in state.constraints) == ["dog", "kitchen"]
