@@ -71,6 +71,7 @@ a an the this that these those there here it its it's they them their theirs one
 i i'd i'm id im me my mine we we'd we're us our you your yours he she him his her hers who whom
 whose which what whats what's where when how why whatever whichever
 of in on at to from by for into onto over under above below behind beside besides next near
+during
 nearby between around across along through throughout down up off out against among amongst
 toward towards upon within via than as like unlike about inside outside underneath beneath
 atop top-of front-of
@@ -150,12 +151,16 @@ _IDIOMS = (
 
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
-    clean = _OWN_BODY.sub(" ", _LOCATION.sub(" ", _respelled(normalize(text), vocabulary)))
+    clean = _LOCATION.sub(" ", _respelled(normalize(text), vocabulary))
     clean = _ADVERB.sub(" ", clean)
     clean, relative = _comparatives(clean, vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
-    clean = _drop_verbs(vocabulary.color_joins(clean, _JOINS), vocabulary)
+    # the own body goes after the verbs: it is the subject of "with its eyes closed", "with her
+    # hair covering" (removed first, "closed" and "covering" followed "with" as things do).
+    # Measured on the corpora: 201 readings changed, 69 lost a stray "closed"; a comma in its
+    # place would end a negation there, which lost more ("not her nose and eyes") than it saved
+    clean = _OWN_BODY.sub(" ", _drop_verbs(vocabulary.color_joins(clean, _JOINS), vocabulary))
     # Several things named ("a brown horse and a white goat"): each keeps its own attributes.
     bind = _things(clean, vocabulary) >= 2
     chunks = _chunks(clean)
@@ -477,6 +482,11 @@ def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False,
 
 
 _DEGREES = frozenset({"more", "less", "most", "least"})
+# what opens a verb's object ("holding a cup", "revealing any cleavage"); not "that" or "this",
+# which also open a clause ("labelling that is brown")
+_OBJECT_OPENERS = (_DETERMINERS - {"this", "that"}) | frozenset({"any", "every", "each", "both",
+                                                                 "no"})
+_BRINGS = frozenset({"with", "has", "have", "having"})  # clause openers that bring a thing
 _VERB_JOINS = ("and", "or", "while", "then")  # "sitting at a table and eating pizza"
 _BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "'s", "'re", "gets", "got"})
 
@@ -490,9 +500,16 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
       comma, or "and"/"while" ("sitting and eating pizza"); a listed form other than -ing
       must also be followed by a function word or nothing ("rides a", "filled with",
       "written on it"), since "coffee mugs" or "surfer rides" alone could be nouns;
-    - a listed verb's base form that opens a clause ("place books", "put the batter").
+    - a listed verb's base form that opens a clause ("place books", "put the batter");
+    - an -ing word right before an article or a quantifier, wherever it stands: only a verb
+      takes an object ("not revealing any cleavage", "a person in blue holding a child").
     After an article or an attribute the same word is a noun or an adjective and stays: "the
-    railing", "purple frosting", "a framed mirror", "a floating bin"."""
+    railing", "purple frosting", "a framed mirror", "a floating bin"; so it does after what
+    brings a thing ("with writing", "has ruching"). A verb dropped after "not" leaves no
+    comma, so its object is what is negated ("not wearing a hat": no hat).
+    Measured on the 237,880 corpus sentences: the last three rules changed 458 + 402 readings
+    (stray verbs gone, "writing", "lettering", "ruching" kept); the development set 303 -> 304
+    of 354 and the held-out language set 87 -> 89 of 130."""
     forms = verb_forms()
     words = text.split()
     kept: list[str] = []
@@ -507,7 +524,9 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
         before = kept[-1] if kept else ""
         after = words[i + 1] if i + 1 < len(words) else ""
         before_slot = vocabulary.slot_of(before)
+        # what "with" or "has" brings is a thing: "with writing", "has beading"
         nounish = (before not in _FUNCTION and before not in _NEGATION_WORDS
+                   and before not in _BRINGS
                    and before not in _DEGREES  # "more revealing" is an adjective
                    and before[:1].isalpha() and before_slot in (None, *vocabulary.heads))
         after_open = (not after or after in _FUNCTION or after in _CLAUSE_OPENERS
@@ -516,6 +535,10 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
         gerund = ing and before in _FUNCTION and before not in _DETERMINERS
         verb = (
             gerund
+            # an -ing word before its object's determiner takes an object, as only a verb
+            # does: "not revealing any cleavage", "holding a cup" ("the building a" is no
+            # English)
+            or (ing and after in _OBJECT_OPENERS)
             or ((ing or word in forms) and (before in _BE or before in (",", *_VERB_JOINS)
                                             or (nounish and (ing or after_open))))
             # a base form opening a clause ("place books"), or after a plural subject and
@@ -524,7 +547,9 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
                 and (not kept or before == "," or (nounish and after in _DETERMINERS))))
         if not verb:
             kept.append(word)
-        elif kept and before != ",":
+        elif kept and before != "," and before not in _NEGATION_WORDS:
+            # a comma ends the phrase; after "not" it would end the negation too, and "not
+            # wearing a hat" would want a hat
             kept.append(",")
     return " ".join(kept)
 

@@ -273,3 +273,22 @@ def test_a_described_place_is_still_a_place():
                        propositions=decompose("a dog on a sandy beach", photos))
     state = apply_turn(state, vocabulary=photos, propositions=decompose("in a kitchen", photos))
     assert sorted(c.text for c in state.constraints) == ["dog", "kitchen"]
+
+
+@pytest.mark.parametrize(("text", "vocabulary", "expected"), [
+    # a verb dropped after "not" leaves its object negated
+    ("a drummer with sunglasses, not wearing a hat", "photos", ["drummer", "sunglasses", "-hat"]),
+    ("is not revealing any cleavage", "demo", ["-cleavage"]),
+    ("a single kangaroo not eating any food", "photos", ["single kangaroo", "-food"]),
+    # an -ing word before its object's article is a verb, wherever it stands
+    ("a person in blue holding a child", "photos", ["person", "blue", "child"]),
+    # what "with" brings is a thing, -ing or not
+    ("is black with writing", "demo", ["black", "writing"]),
+    ("with white lettering that reads vegan", "demo", ["white lettering", "reads vegan"]),
+    # "during" is a preposition: "during the day" is the time of day it spells
+    ("a parade during the day", "photos", ["parade", "daytime"]),
+])
+def test_verbs_leave_their_objects_as_said(text, vocabulary, expected):
+    words = WORDS if vocabulary == "demo" else load_vocabulary(vocabulary)
+    found = [("-" if p.polarity < 0 else "") + p.text for p in decompose(text, words)]
+    assert sorted(found) == sorted(expected)
