@@ -86,7 +86,7 @@ covered cover covers featuring features feature showing shows show shown display
 displaying depicting depicts contain contains containing include includes including
 want wants wanted need needs prefer love find see give try let's lets please pls plz thanks
 something anything everything someone anyone thing things stuff kind sort type types
-maybe perhaps just only instead now again too actually really very quite rather bit little
+maybe perhaps just only instead now again too actually really very quite rather bit
 slightly somewhat super pretty fairly kinda sorta lot lots much many
 same other another such own each every all
 image images picture pictures photo photos pic pics shot shots item items version option
@@ -152,7 +152,7 @@ _IDIOMS = (
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
     clean = _LOCATION.sub(" ", _respelled(normalize(text), vocabulary))
-    clean = _ADVERB.sub(" ", clean)
+    clean = _little(_ADVERB.sub(" ", clean), vocabulary)
     clean, relative = _comparatives(clean, vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
@@ -190,6 +190,32 @@ around across along over underneath beneath atop against among amongst inside ou
 into by""".split())  # noqa: SIM905
 _PHRASE_ENDS = _FUNCTION | _CLAUSE_OPENERS | _CONNECTIVES  # built once: _things runs per turn
 _NOUN_PHRASE_ENDS = _PLACING | _DETERMINERS | _CLAUSE_OPENERS | _CONNECTIVES
+
+
+def _little(text: str, vocabulary: Vocabulary) -> str:
+    """Without "little" where it is a degree ("a little darker", "smiling a little", "a little
+    to the right", "a little bit", "a little cloudy"): before a function word, a comparative,
+    the end, "bit"/"more"/"too", or an attribute the vocabulary knows. Before a noun it is a
+    size, kept: "a little pup", "little stars". On the corpora this keeps 244 "little girl"s
+    and 72 "little boy"s (before: "girl", "boy")."""
+    words = text.split()
+    kept: list[str] = []
+    for i, word in enumerate(words):
+        if word == "little":
+            after = words[i + 1].strip(",.;:!?") if i + 1 < len(words) else ""
+            slot = vocabulary.slot_of(after) if after else None
+            if (not after or not after[:1].isalnum() or after in _FUNCTION
+                    or after in _DEGREES or after in _LITTLE_OF
+                    or (after.endswith("er") and len(after) > 4)
+                    or (slot is not None and slot not in vocabulary.nouns)):
+                if kept and kept[-1] in ("a", "very", "so", "too"):
+                    kept.pop()
+                continue
+        kept.append(word)
+    return " ".join(kept)
+
+
+_LITTLE_OF = frozenset({"bit", "much", "too", "while"})  # "a little bit", "a little while"
 
 
 def _things(clean: str, vocabulary: Vocabulary) -> int:

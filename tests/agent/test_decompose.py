@@ -292,3 +292,21 @@ def test_verbs_leave_their_objects_as_said(text, vocabulary, expected):
     words = WORDS if vocabulary == "demo" else load_vocabulary(vocabulary)
     found = [("-" if p.polarity < 0 else "") + p.text for p in decompose(text, words)]
     assert sorted(found) == sorted(expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # before a noun "little" is a size and stays with it
+    ("it shows a little pup", ["little dog"]),
+    ("the little girl next to a bicycle", ["little girl", "bicycle"]),
+    # as a degree it is no constraint of its own
+    ("a dog smiling a little", ["dog"]),
+    ("a cat, a little to the left", ["cat"]),
+    ("a little bit cloudy", ["cloudy"]),
+])
+def test_little_is_a_size_before_a_noun_and_a_degree_elsewhere(text, expected):
+    assert sorted(p.text for p in decompose(text, load_vocabulary("photos"))) == sorted(expected)
+
+
+def test_a_little_before_a_comparative_still_compares():
+    found = decompose("a little longer", WORDS)
+    assert [(p.text, p.relative) for p in found] == [("longer", True)]
