@@ -497,8 +497,19 @@ def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False,
     i = 0
     while i < len(words):
         if words[i] in ("more", "less") and i + 1 < len(words) and words[i + 1] not in _FUNCTION:
-            degrees.append(f"{words[i]} {vocabulary.canonical(words[i + 1])}")
-            i += 2
+            # before a noun the vocabulary does not know, the degree is that noun's: "a more
+            # detailed graphic", "less individual parts" (a known one stays apart: "a more
+            # fitted dress" is a dress, more fitted)
+            end = i + 2
+            while (end < len(words) and words[end] not in _FUNCTION
+                   and vocabulary.slot_of(words[end]) is None
+                   and vocabulary.slot_named(words[end]) is None):
+                end += 1
+            if end < len(words) and words[end] not in _FUNCTION:
+                end = i + 2  # the phrase goes on into a word the vocabulary knows
+            degrees.append(" ".join([words[i], vocabulary.canonical(words[i + 1]),
+                                     *words[i + 2:end]]))
+            i = end
             continue
         rest.append(words[i])
         i += 1

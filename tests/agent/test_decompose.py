@@ -310,3 +310,17 @@ def test_little_is_a_size_before_a_noun_and_a_degree_elsewhere(text, expected):
 def test_a_little_before_a_comparative_still_compares():
     found = decompose("a little longer", WORDS)
     assert [(p.text, p.relative) for p in found] == [("longer", True)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a degree before a noun the vocabulary does not know describes that noun
+    ("is more beige and has a more detailed graphic", ["more beige", "more detailed graphic"]),
+    ("is less shiny with a less elaborate upper", ["less shiny", "less elaborate upper"]),
+    # before a noun it knows, the thing and its degree stay apart
+    ("a more fitted dress", ["dress", "more fitted"]),
+    # a slot's name is known too: "more transparent sleeves" keeps what "sleeves" says
+    ("has more transparent sleeves", ["-sleeveless", "more transparent"]),
+])
+def test_a_degree_belongs_to_the_noun_after_it(text, expected):
+    found = [("-" if p.polarity < 0 else "") + p.text for p in decompose(text, WORDS)]
+    assert sorted(found) == sorted(expected)
