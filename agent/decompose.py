@@ -91,7 +91,7 @@ slightly somewhat super pretty fairly kinda sorta lot lots much many
 same other another such own each every all
 image images picture pictures photo photos pic pics shot shots item items version option
 style styled preferably ideally definitely exactly
-color colour colors colours colored coloured
+color colour colors colours colored coloured coloring colouring
 thats that's arent dont don't doesnt doesn't isnt u ur ya way anymore tbh rn lol
 there's here's they're we're you're he's she's who's alone together
 guess think suppose mean meant
@@ -507,8 +507,9 @@ def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False,
                 end += 1
             if end < len(words) and words[end] not in _FUNCTION:
                 end = i + 2  # the phrase goes on into a word the vocabulary knows
-            degrees.append(" ".join([words[i], vocabulary.canonical(words[i + 1]),
-                                     *words[i + 2:end]]))
+            # bound to a noun, the words stay as said ("more flower graphics")
+            degree = words[i + 1] if end > i + 2 else vocabulary.canonical(words[i + 1])
+            degrees.append(" ".join([words[i], degree, *words[i + 2:end]]))
             i = end
             continue
         rest.append(words[i])
