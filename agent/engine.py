@@ -206,8 +206,9 @@ class Engine:
         each image satisfies each of `state.constraints`, in their order (see rerank.py).
 
         Looks are read only where they count: every candidate's when image feedback compares
-        them, else only the near-tied first page's that diversify spreads. Reading all 400 from
-        library.db was the largest part of a turn at 1M images (3.8 ms of 20; scale_bench.py).
+        them, else only the near-tied pool that diversify spreads (often all 400). Reading 400
+        from library.db was the largest part of a turn at 1M images (3.8 ms of a 20 ms turn
+        under cProfile, scale_bench.py's library); the library keeps them (look_cache.py).
         """
         vectors = self.library.vectors(ids)
         compared = bool(state.liked or state.disliked or state.reference is not None)
