@@ -205,7 +205,7 @@ def _little(text: str, vocabulary: Vocabulary) -> str:
             after = words[i + 1].strip(",.;:!?") if i + 1 < len(words) else ""
             slot = vocabulary.slot_of(after) if after else None
             if (not after or not after[:1].isalnum() or after in _FUNCTION
-                    or after in _DEGREES or after in _LITTLE_OF
+                    or after in _DEGREES  # "bit", "too", "much" are function words
                     or (after.endswith("er") and len(after) > 4)
                     or (slot is not None and slot not in vocabulary.nouns)):
                 if kept and kept[-1] in ("a", "very", "so", "too"):
@@ -213,9 +213,6 @@ def _little(text: str, vocabulary: Vocabulary) -> str:
                 continue
         kept.append(word)
     return " ".join(kept)
-
-
-_LITTLE_OF = frozenset({"bit", "much", "too", "while"})  # "a little bit", "a little while"
 
 
 def _things(clean: str, vocabulary: Vocabulary) -> int:
