@@ -119,13 +119,16 @@ class Engine:
                 state.disliked).mean(0)
         return _unit(vector)
 
-    def retrieve(self, state: QueryState, want: int) -> tuple[np.ndarray, np.ndarray]:
-        """First-stage candidates (ids, cosines), best first; rejected images left out."""
+    def retrieve(self, state: QueryState,
+                 want: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """First-stage candidates (ids, cosines, embeddings), best first; rejected images left
+        out. The embeddings come with the search, which has just read them (index.py)."""
         exclude = set(state.disliked) if self.config.exclude_disliked else set()
         exclude |= set(state.passed)  # "none of these": the next page brings new images
-        scores, ids = self.library.index.search(self.query_vector(state), want, exclude=exclude)
+        scores, ids, vectors = self.library.index.search(self.query_vector(state), want,
+                                                         exclude=exclude, vectors=True)
         keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        return ids[0][keep], scores[0][keep], vectors[0][keep]
 
     # -- comparatives ("darker", "like 3 but longer") -----------------------------------------
 
@@ -201,16 +204,20 @@ class Engine:
         return ids, final
 
     def rank_with_evidence(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray,
-                           k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                           k: int, vectors: np.ndarray | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`rank`, and the evidence rows in the same order: (n, n_constraints) probabilities that
         each image satisfies each of `state.constraints`, in their order (see rerank.py).
 
         Looks are read only where they count: every candidate's when image feedback compares
         them, else only the near-tied pool that diversify spreads (often all 400). Reading 400
         from library.db was the largest part of a turn at 1M images (3.8 ms of a 20 ms turn
-        under cProfile, scale_bench.py's library); the library keeps them (look_cache.py).
+        under cProfile, scale_bench.py's library); the library keeps them beside the index
+        (look_file.py). `vectors`: the candidates' embeddings where the caller has them
+        (`retrieve`), else read by id.
         """
-        vectors = self.library.vectors(ids)
+        if vectors is None:
+            vectors = self.library.vectors(ids)
         compared = bool(state.liked or state.disliked or state.reference is not None)
         looks = self.library.appearance(ids) if compared and self.config.look > 0 else None
         features = vectors if looks is None else self._combine(vectors, looks)

@@ -1,4 +1,4 @@
-"""One turn as a LangGraph state graph: interpret → remember → search → respond.
+"""One turn as a LangGraph state graph: interpret, then search (or restore, or respond).
 
 The state holds only JSON-safe values (the memory as `QueryState.to_dict()`), so the SQLite
 checkpointer can persist a session and a later process can resume it by id. Models, the library
@@ -7,17 +7,21 @@ and the index are not state: `build_graph` closes over them. A turn that cannot 
 the memory as it was.
 
 A turn has six steps (interpret, decompose, remember, retrieve, rerank, respond: each timed in
-`Reply.timings`) but four nodes: decompose runs inside interpret, and rerank inside search
-after retrieve. A node exists where the path can branch; steps that always follow each other
-share one. Why: every node is a LangGraph superstep (tasks prepared, writes applied, a
-checkpoint made in memory), about 0.3 ms each on a 2-core machine plus ~1 ms a run (a graph of
-no-op nodes with the in-memory checkpointer: 1.4 ms for one node, 2.9 ms for six). At 1M images
-that overhead was a third of a turn (benchmarks/scale_bench.py).
+`Reply.timings`) but, on the path most turns take, two supersteps: interpret runs decompose and
+remember after it, and search runs retrieve, rerank and respond. A node exists where the path
+branches; steps that always follow each other share one. Why: every node is a LangGraph superstep
+(tasks prepared, writes applied, a checkpoint made in memory). A chain of no-op nodes with the
+in-memory checkpointer and `durability="exit"` took 1.9 ms for one node, 2.1 for two and 3.2 for
+four (LangGraph 1.2, 2-core machine, medians of 250 runs); of a 12 ms turn at 1M images
+(benchmarks/scale_bench.py) the graph's own work was 4.2 ms with four nodes. The respond node
+remains for the paths that need it on its own: an undo (restore → respond), a found, question or
+chat turn or a message (respond after interpret), a rebuilt session (`update_state(as_node=
+"respond")`).
 
 Each dialogue act (agent.understand) is one path through the graph:
-    refine    interpret (+ decompose) → remember → search (retrieve + rerank) → respond
-    page      interpret → remember (the page set aside) → search → respond
-    found     interpret → remember (the pick liked) → respond (the same page)
+    refine    interpret (+ decompose + remember) → search (retrieve + rerank + respond)
+    page      interpret (+ remember: the page set aside) → search (+ respond)
+    found     interpret (+ remember: the pick liked) → respond (the same page)
     undo      interpret → restore → respond
     question  interpret → respond (an answer; nothing changes)
     chat      interpret → respond (an acknowledgement; nothing changes)
@@ -115,16 +119,23 @@ def timed(name: str, fn: Callable[..., dict], first: bool = False):
 
 def _stepped(*steps: tuple[str, Callable[[TurnState], dict]]) -> Callable[[TurnState], dict]:
     """One node that runs steps in order, each seeing the state as the last one left it, and
-    reports each step's seconds (the graph's `timed` reads them as this node's timings)."""
+    reports each step's seconds (the graph's `timed` reads them as this node's timings). A step
+    that returns None did not apply to this turn and is not timed. A key with a leading "_"
+    passes a working value to the next step (retrieve's embeddings to rerank: arrays that are
+    no part of a checkpoint) and is dropped from the node's update."""
 
     def run(state: TurnState) -> dict:
         update: dict = {}
         seconds: dict[str, float] = {}
         for name, step in steps:
             started = time.perf_counter()
-            update.update(step({**state, **update}))
+            done = step({**state, **update})
+            if done is None:  # a step that does not apply to this turn (remember after a question)
+                continue
+            update.update(done)
             seconds[name] = time.perf_counter() - started
-        return {**update, "steps": seconds}
+        # keys with a leading "_" are handed from step to step and are not state
+        return {**{k: v for k, v in update.items() if not k.startswith("_")}, "steps": seconds}
 
     return run
 
@@ -181,8 +192,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         if state.get("message"):
             return "respond"
         act = state["turn"]["act"]
-        return {"refine": "remember", "page": "remember", "found": "remember",
-                "undo": "restore"}.get(act, "respond")
+        return {"refine": "search", "page": "search", "undo": "restore"}.get(act, "respond")
 
     def do_decompose(state: TurnState) -> dict:
         turn = state.get("turn")
@@ -197,8 +207,10 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
                                   **({"relative": True} if p.relative else {})}
                                  for p in found]}
 
-    def do_remember(state: TurnState) -> dict:
-        turn = state["turn"]
+    def do_remember(state: TurnState) -> dict | None:
+        turn = state.get("turn")
+        if state.get("message") or turn is None or turn["act"] not in ("refine", "page", "found"):
+            return None
         memory = memory_of(state)
         texts = list(state.get("texts") or [])
         changed = {"back": state["request"].get("from"), "said": _said(state["request"]),
@@ -246,9 +258,6 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         )
         return {"memory": new.to_dict(), **changed}
 
-    def after_remember(state: TurnState) -> str:
-        return "respond" if state["turn"]["act"] == "found" else "search"
-
     def do_restore(state: TurnState, config) -> dict:
         back = state.get("back")
         if not back:
@@ -265,8 +274,8 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
     def do_retrieve(state: TurnState) -> dict:
         config = engine.config
         want = max(options.k, config.candidates if config.rerank else options.k)
-        ids, scores = engine.retrieve(memory_of(state), want)
-        return {"candidates": ids.tolist(), "scores": scores.tolist()}
+        ids, scores, vectors = engine.retrieve(memory_of(state), want)
+        return {"candidates": ids.tolist(), "scores": scores.tolist(), "_vectors": vectors}
 
     def do_rerank(state: TurnState) -> dict:
         ids = np.asarray(state["candidates"], np.int64)
@@ -274,7 +283,7 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         evidence = np.zeros((len(ids), 0), np.float32)  # none without the reranker
         if engine.config.rerank and len(ids):
             ids, scores, evidence = engine.rank_with_evidence(memory_of(state), ids, scores,
-                                                              options.k)
+                                                              options.k, state.get("_vectors"))
         return {"candidates": ids[: options.k].tolist(),
                 "scores": [float(s) for s in scores[: options.k]],
                 "evidence": [[round(float(p), 3) for p in row] for row in evidence[: options.k]]}
@@ -327,19 +336,17 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         return {"memory": memory.to_dict(), "reply": reply}
 
     graph = StateGraph(TurnState)
-    graph.add_node("interpret", timed("interpret", _stepped(("interpret", do_interpret),
-                                                            ("decompose", do_decompose)),
-                                      first=True))
-    graph.add_node("remember", timed("remember", do_remember))
+    graph.add_node("interpret", timed("interpret", _stepped(
+        ("interpret", do_interpret), ("decompose", do_decompose), ("remember", do_remember)),
+        first=True))
     graph.add_node("restore", timed("restore", do_restore))
-    graph.add_node("search", timed("search", _stepped(("retrieve", do_retrieve),
-                                                      ("rerank", do_rerank))))
+    graph.add_node("search", timed("search", _stepped(
+        ("retrieve", do_retrieve), ("rerank", do_rerank), ("respond", do_respond))))
     graph.add_node("respond", timed("respond", do_respond))
     graph.add_edge(START, "interpret")
-    graph.add_conditional_edges("interpret", after_interpret, ["remember", "restore", "respond"])
-    graph.add_conditional_edges("remember", after_remember, ["search", "respond"])
+    graph.add_conditional_edges("interpret", after_interpret, ["search", "restore", "respond"])
     graph.add_edge("restore", "respond")
-    graph.add_edge("search", "respond")
+    graph.add_edge("search", END)
     graph.add_edge("respond", END)
     compiled["graph"] = graph.compile(checkpointer=checkpointer)
     return compiled["graph"]

@@ -304,10 +304,18 @@ class Catalog:
     def vector_batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every image's id and embedding in id order, `size` rows at a time (a copy of the
         vectors elsewhere is filled without holding them all)."""
+        return self._batches("vector", size)
+
+    def look_batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every image's id and look in id order, `size` rows at a time (rows without a look
+        left out), for the looks file beside the index (look_file.py)."""
+        return self._batches("appearance", size)
+
+    def _batches(self, column: str, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         after = -1
         while True:
-            rows = self.db.execute("SELECT id, vector FROM vectors WHERE id > ? ORDER BY id "
-                                   "LIMIT ?", [after, size]).fetchall()
+            rows = self.db.execute(f"SELECT id, {column} FROM vectors WHERE id > ? AND {column} "
+                                   "IS NOT NULL ORDER BY id LIMIT ?", [after, size]).fetchall()
             if not rows:
                 return
             yield _id_vectors(rows)

@@ -66,8 +66,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +75,7 @@ import faiss
 import numpy as np
 
 from retrievers import search_backend as backends
+from retrievers.atomic_file import replacing
 
 if TYPE_CHECKING:
     from retrievers.torch_search import TorchExactSearch
@@ -224,24 +223,34 @@ class VectorIndex:
     # -- reading -------------------------------------------------------------------------------
 
     def search(
-        self, queries: np.ndarray, k: int, *, exclude: Collection[int] = ()
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, queries: np.ndarray, k: int, *, exclude: Collection[int] = (),
+        vectors: bool = False,
+    ) -> tuple[np.ndarray, ...]:
         """The k stored vectors with the highest inner product with each query.
 
         Returns (scores, ids), both (n_queries, k), best first; rows are padded with -inf / -1
         when fewer than k vectors qualify. Excluded ids never appear, and rows stay k long as
-        long as k other vectors exist.
+        long as k other vectors exist. With vectors=True a third array holds the found vectors,
+        (n_queries, k, dim), zeros where padded: on the CPU they are read by the search itself
+        (FAISS `search_and_reconstruct`: 0.42 ms for k=400 at 1M images where searching, then
+        reading them by id, took 0.34 + 0.45 ms), since a rerank needs them next.
         """
         queries = self._check_queries(queries)
         scores, found = empty_answer(len(queries), k)
         k = scores.shape[1]
         if len(self._ids) == 0 or len(queries) == 0:
-            return scores, found
+            return with_vectors(self, scores, found) if vectors else (scores, found)
         excluded = self._present(ids_array(exclude)) if len(exclude) else np.empty(0, np.int64)
         if self.search_backend.startswith("torch"):
-            return self._torch_searcher().search(queries, k, exclude=excluded)
+            scores, found = self._torch_searcher().search(queries, k, exclude=excluded)
+            return with_vectors(self, scores, found) if vectors else (scores, found)
         fetch = min(k + len(excluded), len(self._ids))
-        raw_scores, raw_ids = self._searcher(fetch).search(queries, fetch)
+        searcher = self._searcher(fetch)
+        raw_vectors = None
+        if vectors and searcher is self._index:
+            raw_scores, raw_ids, raw_vectors = searcher.search_and_reconstruct(queries, fetch)
+        else:
+            raw_scores, raw_ids = searcher.search(queries, fetch)
         if len(excluded):
             drop = np.isin(raw_ids, excluded)
             raw_ids[drop] = -1
@@ -249,10 +258,19 @@ class VectorIndex:
             order = np.argsort(drop, axis=1, kind="stable")
             raw_ids = np.take_along_axis(raw_ids, order, axis=1)
             raw_scores = np.take_along_axis(raw_scores, order, axis=1)
+            if raw_vectors is not None:
+                raw_vectors = np.take_along_axis(raw_vectors, order[:, :, None], axis=1)
         width = min(k, fetch)
         found[:, :width] = raw_ids[:, :width]
         scores[:, :width] = np.where(found[:, :width] >= 0, raw_scores[:, :width], -np.inf)
-        return scores, found
+        if not vectors:
+            return scores, found
+        if raw_vectors is None:
+            return with_vectors(self, scores, found)
+        out = np.zeros((len(queries), k, self.dim), np.float32)
+        out[:, :width] = raw_vectors[:, :width]
+        out[found < 0] = 0
+        return scores, found, out
 
     def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
         """The stored vectors of these ids, (n, dim) float32, in the order asked."""
@@ -315,24 +333,16 @@ class VectorIndex:
         back (0.08-0.1 s for the 108 MB file of 200k 128-d vectors)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         digest = hashlib.sha256()
-        try:
-            with os.fdopen(fd, "wb") as f:
+        with replacing(path) as f:
 
-                def write(chunk: bytes) -> int:
-                    digest.update(chunk)
-                    return f.write(chunk)
+            def write(chunk: bytes) -> int:
+                digest.update(chunk)
+                return f.write(chunk)
 
-                writer = faiss.PyCallbackIOWriter(write)
-                faiss.write_index(self._index, writer)
-                del writer  # flushes its last chunk
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            writer = faiss.PyCallbackIOWriter(write)
+            faiss.write_index(self._index, writer)
+            del writer  # flushes its last chunk
         return digest.hexdigest()
 
     @classmethod
@@ -530,6 +540,16 @@ def _finite(x: np.ndarray, name: str) -> np.ndarray:
             fix="check the encoder output for this image or text",
         )
     return x
+
+
+def with_vectors(index, scores: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(scores, found) with the found ids' vectors read by id, zeros where padded: the
+    `search(vectors=True)` of a backend that cannot read them while searching."""
+    out = np.zeros((*found.shape, index.dim), np.float32)
+    real = found >= 0
+    if real.any():
+        out[real] = index.vectors(found[real])
+    return scores, found, out
 
 
 def _preview(values: np.ndarray, limit: int = 5) -> str:

@@ -56,14 +56,17 @@ from pathlib import Path
 
 import numpy as np
 
-from retrievers.catalog import Catalog
+from retrievers import look_file
+from retrievers.catalog import LOOK_WIDTH, Catalog
 from retrievers.file_lock import exclusive
 from retrievers.index import IndexConfig, VectorIndex, VectorIndexError
+from retrievers.look_file import LookFile
 
 INDEX_NAME = "index.faiss"
 STAMP_NAME = INDEX_NAME + ".json"
 DELTA_NAME = INDEX_NAME + ".delta"  # rows written and removed since index.faiss (an .npz)
 LOCK_NAME = INDEX_NAME + ".lock"
+LOOKS_NAME = INDEX_NAME + ".looks"  # the index's images' looks, memory-mapped (look_file.py)
 
 # The delta is folded into index.faiss when it holds more rows than this, or than 1/DELTA_SHARE
 # of the file's (every open applies it).
@@ -91,12 +94,13 @@ class Changes:
 
 def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int],
                     changes: Changes | None = None,
-                    rebuild: bool = False) -> VectorIndex | None:
-    """The library's index, level with the catalog: the saved file (with its delta) when it is
-    current, else rebuilt from the vectors table (always with rebuild=True). With `changes`
-    that are all the saved file lacks, they are written to its delta instead and None is
-    returned: the index is not loaded, the next open loads it level. `dim` gives the width of
-    an empty index (called only when the catalog holds no vectors to take it from)."""
+                    rebuild: bool = False) -> tuple[VectorIndex, LookFile | None] | None:
+    """The library's index, level with the catalog, and the looks saved with it: the saved file
+    (with its delta) when it is current, else rebuilt from the vectors table (always with
+    rebuild=True). With `changes` that are all the saved file lacks, they are written to its
+    delta instead and None is returned: the index is not loaded, the next open loads it level.
+    `dim` gives the width of an empty index (called only when the catalog holds no vectors to
+    take it from). The looks are None where their file cannot be used (look_file.py)."""
     path = folder / INDEX_NAME
     with exclusive(folder / LOCK_NAME):
         generation = catalog.generation
@@ -121,20 +125,19 @@ def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int],
                     return None
             index, problem = _verified(path, saved)
             if index is not None:
+                saved_ids = index.ids()  # what the looks file beside it must hold
                 _apply(index, delta)
                 if patchable:  # the delta has grown: folded into a new index file
-                    _save(index, folder, catalog, generation)
-                    return index
+                    return index, _save(index, folder, catalog, generation)
                 problem = _mismatch(index, catalog)
                 if not problem:
-                    return index
+                    return index, _looks(folder, saved, saved_ids, delta["ids"], catalog)
         if problem:
             log.warning("rummage: %s in %s %s; rebuilt it from library.db", INDEX_NAME, folder,
                         problem)
         ids, vectors = catalog.all_vectors()
         index = VectorIndex.build(ids, vectors) if len(ids) else VectorIndex(dim())
-        _save(index, folder, catalog, generation)
-        return index
+        return index, _save(index, folder, catalog, generation)
 
 
 def _merged(delta: dict, changes: Changes, catalog: Catalog) -> dict:
@@ -167,12 +170,45 @@ def _apply(index: VectorIndex, delta: dict) -> None:
         index.add(delta["ids"], delta["vectors"])
 
 
-def _save(index: VectorIndex, folder: Path, catalog: Catalog, generation: int) -> None:
+def _save(index: VectorIndex, folder: Path, catalog: Catalog, generation: int) -> LookFile | None:
+    """Save the index, its looks, then the stamp that names both; the looks, opened."""
     digest = index.save(folder / INDEX_NAME)
+    ids = index.ids()
+    looks = _write_looks(folder, ids, catalog)
     write_atomically(folder / STAMP_NAME, json.dumps(
         {"generation": generation, "count": len(index), "sha256": digest,
-         "library": library_identity(catalog), "nlist": index.nlist}).encode())
+         "library": library_identity(catalog), "nlist": index.nlist, "looks": looks}).encode())
     (folder / DELTA_NAME).unlink(missing_ok=True)
+    return LookFile.open(folder / LOOKS_NAME, looks, ids, stale=np.empty(0, np.int64))[0]
+
+
+def _write_looks(folder: Path, ids: np.ndarray, catalog: Catalog) -> dict | None:
+    """The looks file written for these ids; None where it cannot be (library.db serves)."""
+    try:
+        return look_file.write(folder / LOOKS_NAME, ids, LOOK_WIDTH,
+                               catalog.look_batches(look_file.BATCH))
+    except OSError as e:
+        log.warning("rummage: %s could not be written (%s); looks are read from library.db",
+                    folder / LOOKS_NAME, e)
+        return None
+
+
+def _looks(folder: Path, saved: dict, ids: np.ndarray, stale: np.ndarray,
+           catalog: Catalog) -> LookFile | None:
+    """The looks saved with a current index file (`ids`: the file's own, before its delta); a
+    looks file that is missing or not the one the stamp names is written again and the stamp
+    updated, silently for a stamp from before looks were saved."""
+    found, problem = LookFile.open(folder / LOOKS_NAME, saved["looks"], ids, stale)
+    if found is not None:
+        return found
+    if problem:
+        log.warning("rummage: %s %s; written again from library.db", folder / LOOKS_NAME,
+                    problem)
+    looks = _write_looks(folder, ids, catalog)
+    if looks is None:
+        return None
+    write_atomically(folder / STAMP_NAME, json.dumps({**saved, "looks": looks}).encode())
+    return LookFile.open(folder / LOOKS_NAME, looks, ids, stale)[0]
 
 
 def library_identity(catalog: Catalog) -> str:
@@ -191,7 +227,7 @@ def _save_delta(folder: Path, saved: dict, delta: dict, catalog: Catalog,
     write_atomically(folder / STAMP_NAME, json.dumps(
         {"generation": generation, "count": saved["count"], "sha256": saved["sha256"],
          "library": library_identity(catalog), "nlist": saved["nlist"],
-         "delta": hashlib.sha256(data).hexdigest()}).encode())
+         "looks": saved["looks"], "delta": hashlib.sha256(data).hexdigest()}).encode())
 
 
 def _read_delta(folder: Path, saved: dict) -> tuple[dict | None, str]:
@@ -218,7 +254,8 @@ def _stamp(stamp: Path) -> tuple[dict | None, str]:
         saved = json.loads(stamp.read_text())
         saved = {"generation": int(saved["generation"]), "count": int(saved["count"]),
                  "sha256": saved.get("sha256"), "library": saved.get("library"),
-                 "nlist": saved.get("nlist"), "delta": saved.get("delta")}
+                 "nlist": saved.get("nlist"), "delta": saved.get("delta"),
+                 "looks": saved.get("looks")}
     except (ValueError, KeyError, TypeError, AttributeError, OSError):
         return None, f"has an unreadable stamp ({stamp.name})"
     return (saved, "") if saved["sha256"] else (None, "")

@@ -40,6 +40,7 @@ from retrievers.index import VectorIndex
 from retrievers.index_file import INDEX_NAME, Changes, load_or_rebuild
 from retrievers.indexer import Indexer, IndexReport, Progress
 from retrievers.look_cache import LookCache
+from retrievers.look_file import LookFile
 from retrievers.milvus_index import MilvusIndex, VectorStoreError, load_or_sync, parse_store
 from retrievers.text_tower import FILE_NAME as TEXT_TOWER_NAME
 from retrievers.text_tower import NumpyTextTower, Unsupported
@@ -145,6 +146,7 @@ class Library:
         self._text_encoder: NumpyTextTower | Encoder | None = None
         self._index: VectorIndex | MilvusIndex | None = None
         self._looks = LookCache(self.catalog.looks)  # emptied whenever _index is set again
+        self._look_file: LookFile | None = None  # the looks saved with the index (look_file.py)
         self._vocabulary = None  # loaded on first use
 
     # -- opening ---------------------------------------------------------------------------
@@ -369,7 +371,7 @@ class Library:
     def index(self) -> VectorIndex:
         with self._lock:
             if self._index is None:
-                self._use_index(self._load_index())
+                self._use_index(*self._load_index())
             return self._index
 
     def refresh_index(self, changes: Changes | None = None, *, rebuild: bool = False) -> None:
@@ -377,24 +379,27 @@ class Library:
         process just wrote) when they are all it lacks, else rebuilt; rebuild=True retrains.
         A patch leaves the index unloaded until it is next used."""
         with self._lock:
-            self._use_index(self._load_index(changes, rebuild=rebuild))
+            self._use_index(*self._load_index(changes, rebuild=rebuild))
 
-    def _use_index(self, index: VectorIndex | MilvusIndex | None) -> None:
-        """Search this index from now on, and forget the looks read before it: a process's
-        looks and vectors then always describe the same catalog (look_cache.py)."""
+    def _use_index(self, index: VectorIndex | MilvusIndex | None,
+                   looks: LookFile | None = None) -> None:
+        """Search this index from now on, with the looks saved with it, and forget the looks
+        read before it: a process's looks and vectors then always describe the same catalog
+        (look_cache.py)."""
         self._index = index
+        self._look_file = looks
         self._looks.clear()
 
-    def _load_index(self, changes: Changes | None = None, *,
-                    rebuild: bool = False) -> VectorIndex | MilvusIndex | None:
+    def _load_index(self, changes: Changes | None = None, *, rebuild: bool = False
+                    ) -> tuple[VectorIndex | MilvusIndex | None, LookFile | None]:
         if self.store == DEFAULT_STORE:
             return load_or_rebuild(self.folder, self.catalog, dim=lambda: self.text_encoder.dim,
-                                   changes=changes, rebuild=rebuild)
+                                   changes=changes, rebuild=rebuild) or (None, None)
         old = self._index
         try:
             return load_or_sync(self.folder, self.catalog, self.store,
                                 dim=lambda: self.text_encoder.dim, changes=changes,
-                                rebuild=rebuild)
+                                rebuild=rebuild), None  # Milvus keeps no looks: library.db's
         except VectorStoreError as e:
             raise LibraryError(f"Library {self.name!r}: {e}") from e
         finally:  # after the new one has its connection: the same one, not a restarted server
@@ -428,6 +433,8 @@ class Library:
         """The colour-layout descriptors of these images (zeros for rows indexed before m002),
         read by id and kept as the index is (look_cache.py): a turn needs its candidates' only."""
         with self._lock:
+            if self._look_file is not None:
+                return self._look_file.get(ids, self._looks.get)
             return self._looks.get(ids)
 
     def skipped(self) -> list[dict]:

@@ -62,6 +62,7 @@ from retrievers.index import (
     check_queries,
     empty_answer,
     ids_array,
+    with_vectors,
 )
 from retrievers.index_file import Changes, library_identity, write_atomically
 
@@ -192,10 +193,15 @@ class MilvusIndex:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def search(self, queries, k: int, *,
-               exclude: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries, k: int, *, exclude: Collection[int] = (),
+               vectors: bool = False) -> tuple[np.ndarray, ...]:
         """As `VectorIndex.search`: (scores, ids), (n_queries, k), best first, padded with
-        -inf / -1; excluded ids never appear (a filter expression inside Milvus)."""
+        -inf / -1; excluded ids never appear (a filter expression inside Milvus). With
+        vectors=True, the found vectors too, read by id (`vectors`)."""
+        scores, found = self._search(queries, k, exclude)
+        return with_vectors(self, scores, found) if vectors else (scores, found)
+
+    def _search(self, queries, k: int, exclude: Collection[int]) -> tuple[np.ndarray, np.ndarray]:
         queries = check_queries(queries, self.dim)
         scores, found = empty_answer(len(queries), k)
         k = scores.shape[1]

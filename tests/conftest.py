@@ -73,6 +73,22 @@ def photo_folder(tmp_path) -> Path:
     return folder
 
 
+@pytest.fixture
+def looks_read(monkeypatch) -> list[list[int]]:
+    """The ids of every look read from library.db by id (`Catalog.looks`), one list per read."""
+    from retrievers.catalog import Catalog
+
+    reads: list[list[int]] = []
+    by_id = Catalog.looks
+
+    def counted(self, ids):
+        reads.append([int(i) for i in ids])
+        return by_id(self, ids)
+
+    monkeypatch.setattr(Catalog, "looks", counted)
+    return reads
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
     """The one small demo library of the suite (the real generator and the committed demo

@@ -1,33 +1,37 @@
-"""A turn reads the looks of its candidates and of the images it is told about, never the table."""
+"""A turn reads the looks of its candidates and of the images it is told about, never the table:
+from the file beside the index, or by id from library.db where that file cannot be had."""
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 
 import numpy as np
 import pytest
 
 from agent import Agent
-from retrievers.catalog import Catalog
+from retrievers import look_file
+from retrievers.index_file import LOOKS_NAME
+from retrievers.look_file import LookFile
 
 CANDIDATES = 12  # of the 40 images of small_library
 
 
 @pytest.fixture
-def looks_read(monkeypatch) -> list[list[int]]:
-    """The ids of every look read from library.db, one list per read."""
+def file_reads(monkeypatch) -> list[list[int]]:
+    """The ids of every look read from the file beside the index (look_file.py)."""
     reads: list[list[int]] = []
-    by_id = Catalog.looks
+    by_position = LookFile.get
 
-    def counted(self, ids):
+    def counted(self, ids, elsewhere):
         reads.append([int(i) for i in ids])
-        return by_id(self, ids)
+        return by_position(self, ids, elsewhere)
 
-    monkeypatch.setattr(Catalog, "looks", counted)
+    monkeypatch.setattr(LookFile, "get", counted)
     return reads
 
 
-def test_a_turn_reads_only_its_candidates_looks(small_library, looks_read):
+def test_a_turn_reads_only_its_candidates_looks(small_library, looks_read, file_reads):
     agent = Agent.open(small_library, persist=False).variant(candidates=CANDIDATES)
     sql: list[str] = []
     agent.library.catalog.db.conn.set_trace_callback(sql.append)
@@ -35,27 +39,39 @@ def test_a_turn_reads_only_its_candidates_looks(small_library, looks_read):
 
     first = session.say("a red dress")
     shown = [r.id for r in first.results]
-    assert looks_read and all(len(ids) <= CANDIDATES for ids in looks_read)
+    assert file_reads and all(len(ids) <= CANDIDATES for ids in file_reads)
 
     session.say("more like 2")
-    read = {i for ids in looks_read for i in ids}
+    read = {i for ids in file_reads for i in ids}
     assert shown[1] in read  # the image it was told about (read by one turn or the other)
-    assert all(len(ids) <= CANDIDATES for ids in looks_read) and len(read) < agent.size
+    assert all(len(ids) <= CANDIDATES for ids in file_reads) and len(read) < agent.size
 
-    # However a look is read, it is read by id: no statement loads the whole column.
-    looks = [s for s in sql if "appearance" in s]
-    assert looks and all("json_each" in s for s in looks), looks
+    # the file beside the index held every look: not one statement read them from library.db
+    assert looks_read == [] and not [s for s in sql if "appearance" in s]
     agent.close()
 
 
-def test_a_conversation_reads_each_look_once(small_library, looks_read):
+def test_without_the_looks_file_a_conversation_reads_each_look_once_by_id(
+        small_library, rummage_home, looks_read, monkeypatch):
+    # the looks file lost, and the disk too full to write it again: library.db serves by id
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(look_file, "write", disk_full)
+    (rummage_home / small_library / LOOKS_NAME).unlink()
     agent = Agent.open(small_library, persist=False).variant(candidates=CANDIDATES)
+    sql: list[str] = []
+    agent.library.catalog.db.conn.set_trace_callback(sql.append)
     session = agent.new_session()
     session.say("a red dress")
     first = {i for ids in looks_read for i in ids}
+    assert first and all(len(ids) <= CANDIDATES for ids in looks_read)
     looks_read.clear()
     session.say("a red dress")  # the same candidates again: nothing more to read
-    assert first and not looks_read
+    assert not looks_read
+    # read by id: no statement loads the whole column
+    looks = [s for s in sql if "appearance" in s]
+    assert looks and all("json_each" in s for s in looks), looks
     agent.close()
 
 
@@ -66,10 +82,13 @@ def test_looks_changed_by_another_writer_are_seen_with_the_next_index(small_libr
     image_id = int(library.catalog.vector_ids()[0])
     before = library.appearance([image_id])[0]
     assert not (before == 0.5).all()
-    # another process rewrites that image's look (a changed file indexed again)
+    # another process rewrites that image's look (a changed file indexed again), and moves
+    # the generation on as every writer of library.db does (catalog.py)
     with sqlite3.connect(library.folder / "library.db") as other:
         other.execute("UPDATE vectors SET appearance = ? WHERE id = ?",
                       [np.full_like(before, 0.5).tobytes(), image_id])
+        other.execute("UPDATE library SET value = CAST(value AS INTEGER) + 1 "
+                      "WHERE key = 'generation'")
     assert (library.appearance([image_id])[0] == before).all()  # the loaded view, as its index
     library.refresh_index()
     assert (library.appearance([image_id])[0] == 0.5).all()

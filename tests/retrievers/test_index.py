@@ -170,6 +170,24 @@ def test_the_reranker_gets_stored_vectors_in_the_order_asked(library):
     np.testing.assert_allclose(got, vectors[[9, 2, 9]], atol=1e-6)
 
 
+@pytest.mark.parametrize("config", [CPU, IVF_SMALL], ids=["exact", "ivf"])
+def test_a_search_can_hand_over_the_vectors_it_found(library, config):
+    # the rerank needs the candidates' vectors next: the search reads them as it goes
+    ids, vectors = library
+    index = VectorIndex.build(ids, vectors, config=config)
+    query = random_unit(2, seed=4)
+    excluded = index.search(query, 3)[1][0].tolist()
+
+    plain = index.search(query, 600, exclude=excluded)
+    scores, found, got = index.search(query, 600, exclude=excluded, vectors=True)
+
+    np.testing.assert_array_equal(found, plain[1])
+    np.testing.assert_array_equal(scores, plain[0])
+    real = found >= 0
+    assert got.shape == (2, 600, DIM) and (~real).any() and not got[~real].any()  # padding
+    np.testing.assert_allclose(got[real], index.vectors(found[real]), atol=1e-6)
+
+
 def test_an_empty_index_answers_with_padding():
     index = VectorIndex(DIM, config=CPU)
 

@@ -1,0 +1,160 @@
+"""The looks beside the index file: what library.db holds, read by position, repaired when the
+file is lost or replaced, and never trusted for a row written since it was saved."""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from retrievers import look_file
+from retrievers.encoders import ModelSpec
+from retrievers.index_file import LOOKS_NAME, STAMP_NAME
+from retrievers.library import Library
+from tests.conftest import make_image
+
+
+@pytest.fixture
+def spec(tiny_model_dir) -> ModelSpec:
+    return ModelSpec.from_options(None, None, str(tiny_model_dir))
+
+
+@pytest.fixture
+def folder(rummage_home, photo_folder, spec):
+    """The library folder of the twelve photos, indexed and closed."""
+    library = Library.create(rummage_home, "photos", spec)
+    library.index_folder(photo_folder)
+    where = library.folder
+    library.close()
+    return where
+
+
+def _open(rummage_home) -> Library:
+    library = Library.open("photos", rummage_home)
+    library.index  # noqa: B018 - loads the index and the looks saved with it
+    return library
+
+
+def _every_look_as_library_db_has_it(library: Library) -> None:
+    ids = library.catalog.vector_ids()
+    order = np.random.default_rng(0).permutation(np.concatenate([ids, ids[:3]]))
+    assert np.array_equal(library.appearance(order), library.catalog.looks(order.tolist()))
+
+
+def test_an_indexed_library_reads_its_looks_from_the_file_beside_the_index(
+        folder, rummage_home, looks_read):
+    assert (folder / LOOKS_NAME).is_file()
+    library = _open(rummage_home)
+    ids = library.catalog.vector_ids()
+
+    looks = library.appearance(ids[::-1])
+
+    assert looks_read == []  # not one row from library.db
+    assert looks.shape == (len(ids), 192) and np.abs(looks).sum() > 0
+    _every_look_as_library_db_has_it(library)
+    library.close()
+
+
+def test_a_changed_file_s_new_look_is_read_from_library_db_until_the_index_is_saved(
+        folder, rummage_home, photo_folder, looks_read):
+    library = _open(rummage_home)
+    changed = next(i for i, p in library.paths().items() if p.endswith("img03.png"))
+    before = library.appearance([changed])[0].copy()
+    make_image(photo_folder / "img03.png", (10, 10, 250), size=(35, 27))
+
+    library.index_folder(photo_folder)  # patched: the change goes to the index's delta
+    library.close()
+    library = _open(rummage_home)
+    looks_read.clear()
+
+    now = library.appearance([changed])[0]
+    assert not np.array_equal(now, before)
+    assert looks_read == [[changed]]  # that row alone, from library.db
+    _every_look_as_library_db_has_it(library)
+    library.close()
+
+
+@pytest.mark.parametrize("harm", ["deleted", "truncated", "replaced", "foreign"])
+def test_a_lost_or_replaced_looks_file_is_written_again_from_library_db(
+        folder, rummage_home, caplog, harm):
+    path = folder / LOOKS_NAME
+    if harm == "deleted":
+        path.unlink()
+    elif harm == "truncated":
+        path.write_bytes(path.read_bytes()[:100])
+    elif harm == "replaced":  # same size, other bytes
+        path.write_bytes(bytes(reversed(path.read_bytes())))
+    else:  # another library's file, put in place with the stamp's size and time
+        stamp = json.loads((folder / STAMP_NAME).read_text())["looks"]
+        ids = np.arange(1000, 1012, dtype=np.int64)
+        look_file.write(path, ids, 192, iter([]))
+        import os
+
+        os.utime(path, ns=(stamp["mtime_ns"], stamp["mtime_ns"]))
+
+    with caplog.at_level(logging.WARNING):
+        library = _open(rummage_home)
+        _every_look_as_library_db_has_it(library)
+
+    warned = [r.getMessage() for r in caplog.records if LOOKS_NAME in r.getMessage()]
+    assert len(warned) == 1 and "written again from library.db" in warned[0]
+    written = json.loads((folder / STAMP_NAME).read_text())["looks"]
+    assert written == look_file.identity(path)
+    library.close()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # repaired once: the next open is quiet
+        _open(rummage_home).close()
+    assert not caplog.records
+
+
+def test_a_library_indexed_before_looks_were_saved_gets_them_quietly(folder, rummage_home,
+                                                                     caplog):
+    (folder / LOOKS_NAME).unlink()
+    stamp = json.loads((folder / STAMP_NAME).read_text())
+    del stamp["looks"]
+    (folder / STAMP_NAME).write_text(json.dumps(stamp))
+
+    with caplog.at_level(logging.WARNING):
+        library = _open(rummage_home)
+
+    assert not caplog.records and (folder / LOOKS_NAME).is_file()
+    _every_look_as_library_db_has_it(library)
+    library.close()
+
+
+def test_where_the_looks_cannot_be_written_they_are_read_by_id(folder, rummage_home, caplog,
+                                                               monkeypatch, looks_read):
+    (folder / LOOKS_NAME).unlink()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(look_file, "write", disk_full)
+    with caplog.at_level(logging.WARNING):
+        library = _open(rummage_home)
+        ids = library.catalog.vector_ids()
+        looks = library.appearance(ids)
+
+    assert [r.getMessage() for r in caplog.records if "could not be written" in r.getMessage()]
+    assert np.array_equal(looks, library.catalog.looks(ids.tolist()))
+    assert sorted(looks_read[0]) == ids.tolist()  # by id, from library.db
+    library.close()
+
+
+def test_a_look_file_row_per_id_with_zeros_for_an_image_without_a_look(tmp_path):
+    path = tmp_path / "looks"
+    ids = np.array([3, 5, 9, 12], np.int64)
+    batches = iter([(np.array([3, 4]), np.ones((2, 2), np.float32)),
+                    (np.array([9, 12]), np.array([[2, 2], [3, 3]], np.float32))])
+    info = look_file.write(path, ids, 2, batches)
+
+    found, problem = look_file.LookFile.open(path, info, ids, stale=np.array([12]))
+
+    assert problem == ""
+    asked = np.array([12, 5, 3, 9, 77])
+    other = found.get(asked, lambda rest: np.full((len(rest), 2), -1, np.float32))
+    # 5 has no look (zeros); 12 is stale and 77 not in the file: both from elsewhere
+    assert other.tolist() == [[-1, -1], [0, 0], [1, 1], [2, 2], [-1, -1]]
