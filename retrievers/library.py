@@ -145,8 +145,8 @@ class Library:
         self._encoder = encoder
         self._text_encoder: NumpyTextTower | Encoder | None = None
         self._index: VectorIndex | MilvusIndex | None = None
-        self._looks = LookCache(self.catalog.looks)  # emptied whenever _index is set again
         self._look_file: LookFile | None = None  # the looks saved with the index (look_file.py)
+        self._looks = LookCache(self._read_looks)  # emptied whenever _index is set again
         self._vocabulary = None  # loaded on first use
 
     # -- opening ---------------------------------------------------------------------------
@@ -387,6 +387,8 @@ class Library:
         read before it: a process's looks and vectors then always describe the same catalog
         (look_cache.py)."""
         self._index = index
+        if self._look_file is not None:
+            self._look_file.close()
         self._look_file = looks
         self._looks.clear()
 
@@ -433,9 +435,13 @@ class Library:
         """The colour-layout descriptors of these images (zeros for rows indexed before m002),
         read by id and kept as the index is (look_cache.py): a turn needs its candidates' only."""
         with self._lock:
-            if self._look_file is not None:
-                return self._look_file.get(ids, self._looks.get)
             return self._looks.get(ids)
+
+    def _read_looks(self, ids: Sequence[int]) -> np.ndarray:
+        """Looks not kept yet: from the file beside the index, else from library.db by id."""
+        if self._look_file is None:
+            return self.catalog.looks(ids)
+        return self._look_file.get(ids, lambda rest: self.catalog.looks(rest.tolist()))
 
     def skipped(self) -> list[dict]:
         return self.catalog.skipped()

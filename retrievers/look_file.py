@@ -1,21 +1,25 @@
-"""The looks of the index file's images, kept beside it as one memory-mapped array.
+"""The looks of the index file's images, kept beside it in one file read by position.
 
 Why: a turn reranks its 400 candidates with their looks (colour-layout descriptors: image
 feedback compares them, and the first page is spread over different looks). Read by id from
 library.db they cost 8 us a row at 1M images (a B-tree descent each: 400 rows 3.2 ms, the
-largest part of a turn's own work there), and the looks a process keeps (look_cache.py) cover
-only what earlier turns met. Read from this file a row is an index into a memory map: the
-operating system keeps the pages, so a process never holds the whole table (that cost 3.5 s and
-1.7 GiB at 1M) and a second process shares them.
+largest part of a turn's own work there). From this file a row is one `os.pread` at a known
+offset: 400 rows in about 1 ms, and the library keeps what it read (look_cache.py), so a
+process never holds the whole table (that cost 3.5 s and 1.7 GiB at 1M).
+
+Why pread, not a memory map: mapped, the file's pages counted in the process's memory as they
+were touched, and far more than the rows read (the kernel maps whole folios): 40,000 random rows
+of the 776 MB file at 1M images left 733 MB of it resident in the process, and the benchmark's
+turns peaked at 1.47 GiB against 0.78 before. Reading a row maps nothing.
 
 The file (`index.faiss.looks`) is written with index.faiss, by the same save, for exactly that
 index's ids, and the stamp names it (size and modification time): a file that is missing,
 replaced or unreadable is written again from library.db, as a damaged index.faiss is rebuilt
-(one warning line, never a traceback); where it cannot be written (a read-only folder) the looks
-come from library.db by id, as before. It is not checksummed like index.faiss: a look only orders near ties,
-library.db holds the record, and hashing 768 MB at 1M images would add about 1.3 s to every open;
-its ids are checked against the index's instead. Rows written since the save (the index's
-delta, index_file.py) are read from library.db: `stale`.
+(one warning line, never a traceback); where it cannot be written (a full disk) the looks come
+from library.db by id, as before. It is not checksummed like index.faiss: a look only orders
+near ties, library.db holds the record, and hashing 776 MB at 1M images would add about 1.3 s
+to every open; its ids are checked against the index's instead. Rows written since the save
+(the index's delta, index_file.py) are read from library.db: `stale`.
 
 Layout: a 32-byte header (MAGIC, rows, width), the ids ascending (int64), then one row of
 float32 per id (zeros for an image without a look, as library.db answers for one).
@@ -23,7 +27,7 @@ float32 per id (zeros for an image without a look, as library.db answers for one
 
 from __future__ import annotations
 
-import mmap
+import os
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,12 +74,16 @@ def identity(path: Path) -> dict:
 
 
 class LookFile:
-    """The looks of an index file's ids, read through a memory map."""
+    """The looks of an index file's ids, read row by row with `os.pread`."""
 
-    def __init__(self, ids: np.ndarray, looks: np.ndarray, stale: np.ndarray):
+    def __init__(self, path: Path, ids: np.ndarray, width: int, stale: np.ndarray):
         self.ids = ids
-        self.looks = looks
+        self.width = width
         self.stale = np.sort(np.asarray(stale, np.int64))
+        self._start = HEADER.size + len(ids) * 8  # where the rows begin
+        # kept open: a file written again later replaces this one under its name (a new
+        # inode), so the rows read here stay the ones that go with `ids`
+        self._fd = os.open(path, os.O_RDONLY)
 
     @classmethod
     def open(cls, path: Path, expected: dict | None, index_ids: np.ndarray,
@@ -87,7 +95,16 @@ class LookFile:
         found = _read(path, expected, index_ids)
         if isinstance(found, str):
             return None, found
-        return cls(*found, stale), ""
+        ids, width = found
+        try:
+            return cls(path, ids, width, stale), ""
+        except OSError as e:
+            return None, f"cannot be read ({e})"
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def get(self, ids: np.ndarray, elsewhere: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """One look per id, in the order asked: from the file where it holds the id's current
@@ -97,30 +114,30 @@ class LookFile:
         held = self.ids[at] == ids if len(self.ids) else np.zeros(len(ids), bool)
         if len(self.stale):
             held &= ~np.isin(ids, self.stale)
-        out = np.empty((len(ids), self.looks.shape[1]), np.float32)
-        out[held] = self.looks[at[held]]
+        out = np.empty((len(ids), self.width), np.float32)
+        rows = self._rows(at[held]) if held.any() else None
+        if rows is None:  # none held, or the file cut short under us: library.db has them
+            held[:] = False
+        else:
+            out[held] = rows
         if not held.all():
             out[~held] = elsewhere(ids[~held])
         return out
 
-
-def _mapped(path: Path, offset: int, rows: int, width: int) -> np.ndarray:
-    """The looks as a read-only array over a memory map that pages in only the rows read.
-
-    MADV_RANDOM: a turn reads 400 rows scattered over the file, and by default each page fault
-    maps the pages around it too (fault-around), which made a first read of 400 rows cost
-    1.8-2.8 ms at 1M images against 0.5-1.1 ms without (interleaved runs, medians of 100)."""
-    if not rows:
-        return np.zeros((0, width), np.float32)
-    with open(path, "rb") as f:
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-        mapped.madvise(mmap.MADV_RANDOM)
-    return np.frombuffer(mapped, np.float32, rows * width, offset).reshape(rows, width)
+    def _rows(self, positions: np.ndarray) -> np.ndarray | None:
+        size = self.width * 4
+        try:
+            data = b"".join(os.pread(self._fd, size, self._start + int(p) * size)
+                            for p in positions)
+        except OSError:
+            return None
+        if len(data) != size * len(positions):
+            return None
+        return np.frombuffer(data, np.float32).reshape(len(positions), self.width)
 
 
 def _read(path: Path, expected: dict, index_ids: np.ndarray):
-    """(ids, looks) of a good file, else what is wrong with it."""
+    """(ids, width) of a good file, else what is wrong with it."""
     try:
         if identity(path) != {"bytes": expected.get("bytes"),
                               "mtime_ns": expected.get("mtime_ns")}:
@@ -130,11 +147,10 @@ def _read(path: Path, expected: dict, index_ids: np.ndarray):
         if magic != MAGIC or HEADER.size + rows * (8 + 4 * width) != expected["bytes"]:
             return "is not a looks file of this version"
         ids = np.fromfile(path, np.int64, rows, offset=HEADER.size)
-        looks = _mapped(path, HEADER.size + rows * 8, rows, width)
     except FileNotFoundError:
         return "is missing"
     except (OSError, ValueError, struct.error) as e:
         return f"cannot be read ({e})"
     if not np.array_equal(ids, index_ids):
         return "holds other images than the index"
-    return ids, looks
+    return ids, width
