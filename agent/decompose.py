@@ -25,6 +25,7 @@ the vocabulary (retrievers.vocabulary) the decomposer is built with.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable
@@ -139,6 +140,21 @@ _LEAD_IN = re.compile(
     r"^(?:(?:actually|oh|ok|okay|well|hmm+|also|and|sorry|wait|so|on second thought|now|then|"
     r"yes|yeah|no wait)\b[ ,]*)+"
 )
+# English compounds written open whose words the rules would drop: a function word ("a button
+# up shirt", "a close up of a cake", "slip on shoes", "one shoulder") or a verb ("lace up"). Each
+# is glued into one token before the rules run and given back with its space, so it stays what
+# was said instead of "button", "close", "slip" or "shoulder". A particle before a determiner is
+# a preposition there ("sliding down the slide on his stomach"): not glued. Only compounds with
+# no common verb reading are listed: "cut off", "cut out" mostly say a picture is cropped.
+_OPEN_COMPOUNDS = ("button up", "buttoned up", "button down", "buttoned down", "close up",
+                   "zip up", "zipped up", "lace up", "laced up", "slip on", "slide on",
+                   "one shoulder", "off shoulder", "off the shoulder")
+# a word character, so the rules' regular expressions read the compound as one word ("\bdown"
+# must not find the "down" of "button_down"); a "_" someone types comes back as a space
+_GLUE = "_"
+_COMPOUND = re.compile(
+    r"\b(?:" + "|".join(c.replace(" ", "[ -]") for c in _OPEN_COMPOUNDS) + r")\b"
+    r"(?! (?:a|an|the|his|her|its|their|my|your|our|this|that)\b)")
 # Rewrites applied before chunking; each keeps the meaning but makes the rules simpler.
 _IDIOMS = (
     (r"\banything but\b", "not"),
@@ -151,7 +167,7 @@ _IDIOMS = (
 
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
-    clean = _LOCATION.sub(" ", _respelled(normalize(text), vocabulary))
+    clean = _LOCATION.sub(" ", _glued(_respelled(normalize(text), vocabulary)))
     clean = _little(_ADVERB.sub(" ", clean), vocabulary)
     clean, relative = _comparatives(clean, vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
@@ -179,7 +195,24 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
         found, ends_negative = _clause(chunk, start, vocabulary, bind, subject=not out)
         out.extend(found)
         carried = ends_negative and _list_ends_in_or(chunks[index + 1:])
-    return _dedupe(_without_bare_slots(out, vocabulary) + relative)
+    return [_unglued(p) for p in _dedupe(_without_bare_slots(out, vocabulary) + relative)]
+
+
+def words(text: str) -> list[str]:
+    """The words of a text as the rules read them: an open compound ("button up") is one."""
+    return [w.replace(_GLUE, " ") for w in _glued(text).split()]
+
+
+def _glued(text: str) -> str:
+    """The text with each open compound (_OPEN_COMPOUNDS) made one token."""
+    return _COMPOUND.sub(lambda m: re.sub(r"[ -]", _GLUE, m.group(0)), text)
+
+
+def _unglued(proposition: Proposition) -> Proposition:
+    if _GLUE not in proposition.text + proposition.said:
+        return proposition
+    return dataclasses.replace(proposition, text=proposition.text.replace(_GLUE, " "),
+                               said=proposition.said.replace(_GLUE, " "))
 
 
 # Prepositions that place one thing relative to another ("mittens on the table", "a pack on

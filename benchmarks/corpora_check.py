@@ -3,7 +3,8 @@ through the dialogue-act reader and the rule decomposer.
 
 Counts errors (any exception but one: a turn that points at a rank no page shows, "#92", is
 answered with a one-line message in the product, and is counted apart as "refused"), memory items that are only function words ("on", "there",
-"boat on" is caught by its last word), and the time per sentence (interpret + decompose).
+"boat on" is caught by its last word; an open compound such as "button up" is one word, as the
+decomposer reads it: `words`), and the time per sentence (interpret + decompose).
 The corpora are not part of the project (see ../shared/corpora/README.md); point --corpora at
 them. Prints a table and writes JSON.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.decompose import _FUNCTION, decompose
+from agent.decompose import _FUNCTION, decompose, words
 from agent.interpret import UnknownReference
 from agent.understand import understand
 from retrievers.vocabularies import load_vocabulary
@@ -70,9 +71,9 @@ def check(text: str, vocabulary) -> tuple[list[str], float]:
     found = decompose(turn.text, vocabulary) if turn.act == "refine" and turn.text else []
     elapsed = time.perf_counter() - started
     bad = [p.text for p in found if not p.relative
-           and all(word in _FUNCTION for word in p.text.split())]
-    bad += [p.text for p in found if p.text.split() and p.text.split()[-1] in _FUNCTION
-            and not all(word in _FUNCTION for word in p.text.split())]
+           and all(word in _FUNCTION for word in words(p.text))]
+    bad += [p.text for p in found if words(p.text) and words(p.text)[-1] in _FUNCTION
+            and not all(word in _FUNCTION for word in words(p.text))]
     return bad, elapsed
 
 

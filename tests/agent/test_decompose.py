@@ -227,8 +227,9 @@ def test_a_garment_with_an_unknown_part_is_still_one_thing():
 
 def test_a_compound_going_on_into_its_noun_is_not_a_thing_of_its_own():
     photos = load_vocabulary("photos")
-    assert sorted(p.text for p in decompose("a blue button up shirt", photos)) == [
-        "blue", "button", "shirt"]
+    # one shirt, blue, whichever way the compound is written (see the open compounds below)
+    for text in ("a blue button up shirt", "a blue button-up shirt"):
+        assert sorted(p.text for p in decompose(text, photos)) == ["blue", "button up shirt"]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -324,3 +325,28 @@ def test_a_little_before_a_comparative_still_compares():
 def test_a_degree_belongs_to_the_noun_after_it(text, expected):
     found = [(p.text, p.polarity) for p in decompose(text, WORDS)]
     assert sorted(found) == sorted(_expected(expected))
+
+
+@pytest.mark.parametrize(("text", "vocabulary", "expected"), [
+    # an open compound keeps its particle: a button up is not a button, a close up not "close"
+    ("is button down with long sleeves", "demo", ["button down", "long sleeves"]),
+    # before its noun it goes with it, as the hyphenated spelling always did ("lace-up shoes")
+    ("black lace up shoes, not slip on", "photos", ["black", "lace up shoes", "-slip on"]),
+    ("a close up of a cat", "photos", ["close up", "cat"]),
+    ("is off the shoulder and has one shoulder strap", "demo",
+     ["off the shoulder", "one shoulder strap"]),
+    ("is not lace-up", "photos", ["-lace up"]),  # written with a hyphen, read the same
+    # before a determiner the particle is a preposition: nothing is glued
+    ("a kid on the slide on his stomach", "photos", ["child", "slide", "stomach"]),
+])
+def test_open_compounds_keep_their_particle(text, vocabulary, expected):
+    found = decompose(text, load_vocabulary(vocabulary))
+    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+    assert not any("_" in p.text + p.said for p in found)  # the glue never shows
+
+
+def test_a_compound_is_one_word_to_the_function_word_check():
+    from agent.decompose import words
+
+    assert words("a button up shirt") == ["a", "button up", "shirt"]
+    assert words("stripes down the front") == ["stripes", "down", "the", "front"]
