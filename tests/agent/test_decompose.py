@@ -350,3 +350,15 @@ def test_a_compound_is_one_word_to_the_function_word_check():
 
     assert words("a button up shirt") == ["a", "button up", "shirt"]
     assert words("stripes down the front") == ["stripes", "down", "the", "front"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a shade word before a colour keeps the colour's slot: one colour, not a stray word
+    ("is hot pink and sleeveless", ["hot pink", "sleeveless"]),
+    ("is royal blue, not lime green", ["royal blue", "-lime green"]),
+    ("is neon green with short sleeves", ["neon green", "short sleeves"]),
+])
+def test_a_shaded_colour_is_one_colour(text, expected):
+    found = decompose(text, WORDS)
+    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+    assert all(WORDS.slot_of(p.text) in ("color", "sleeves") for p in found)
