@@ -179,6 +179,8 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     clean = _OWN_BODY.sub(" ", _drop_verbs(vocabulary.color_joins(clean, _JOINS), vocabulary))
     # Several things named ("a brown horse and a white goat"): each keeps its own attributes.
     bind = _things(clean, vocabulary) >= 2
+    if bind:
+        clean = _shared_colours(clean, vocabulary)
     chunks = _chunks(clean)
     out: list[Proposition] = []
     carried = False  # a negation carried over a comma into a list ending in "or"/"nor"
@@ -196,6 +198,26 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
         out.extend(found)
         carried = ends_negative and _list_ends_in_or(chunks[index + 1:])
     return [_unglued(p) for p in _dedupe(_without_bare_slots(out, vocabulary) + relative)]
+
+
+def _shared_colours(text: str, vocabulary: Vocabulary) -> str:
+    """Colours joined by "and" before one noun colour that noun together: "a black and white
+    cat" is one cat of both colours ("black white cat"), not something black beside a white cat.
+    Only where things are bound to their attributes (several things named); with one thing
+    every colour is that thing's anyway."""
+    colours = {s.colored_by for s in vocabulary.slots if s.colored_by}
+    if not colours:
+        return text
+    tokens = text.split()
+    out: list[str] = []
+    for i, token in enumerate(tokens):
+        if (token == "and" and out and 0 < i < len(tokens) - 2
+                and vocabulary.slot_of(tokens[i - 1]) in colours
+                and vocabulary.slot_of(tokens[i + 1]) in colours
+                and tokens[i + 2].strip(",.;:!?") not in _PHRASE_ENDS):
+            continue
+        out.append(token)
+    return " ".join(out)
 
 
 def words(text: str) -> list[str]:

@@ -362,3 +362,14 @@ def test_a_shaded_colour_is_one_colour(text, expected):
     found = decompose(text, WORDS)
     assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
     assert all(WORDS.slot_of(p.text) in ("color", "sleeves") for p in found)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # several things named: colours joined by "and" before a noun colour that noun together
+    ("a black and white cat sleeping near a remote", ["black white cat", "remote"]),
+    ("a green and white bus stands at an intersection", ["green white bus", "intersection"]),
+    # a colour that ends its phrase is not joined to the next noun
+    ("the tall man in yellow and blue is in the middle", ["tall man", "yellow", "blue"]),
+])
+def test_colours_shared_by_one_of_several_things_stay_with_it(text, expected):
+    assert sorted(p.text for p in decompose(text, load_vocabulary("photos"))) == sorted(expected)
