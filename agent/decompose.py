@@ -592,7 +592,9 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
       "written on it"), since "coffee mugs" or "surfer rides" alone could be nouns;
     - a listed verb's base form that opens a clause ("place books", "put the batter");
     - an -ing word right before an article or a quantifier, wherever it stands: only a verb
-      takes an object ("not revealing any cleavage", "a person in blue holding a child").
+      takes an object ("not revealing any cleavage", "a person in blue holding a child");
+    - a listed verb's base form after "to" and before its object or the end: an infinitive
+      ("a cat trying to ride a bike").
     After an article or an attribute the same word is a noun or an adjective and stays: "the
     railing", "purple frosting", "a framed mirror", "a floating bin"; so it does after what
     brings a thing ("with writing", "has ruching"). A verb dropped after "not" leaves no
@@ -634,7 +636,10 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
             # a base form opening a clause ("place books"), or after a plural subject and
             # before its object ("dog hold a flower", "people ride the bus")
             or (word in BASES and after
-                and (not kept or before == "," or (nounish and after in _DETERMINERS))))
+                and (not kept or before == "," or (nounish and after in _DETERMINERS)))
+            # an infinitive: "trying to ride a bike", "about to jump" ("next to swing set":
+            # a noun goes on into its noun, and stays)
+            or (word in BASES and before == "to" and (after_open or after in _OBJECT_OPENERS)))
         if not verb:
             kept.append(word)
         elif kept and before != "," and before not in _NEGATION_WORDS:

@@ -373,3 +373,14 @@ def test_a_shaded_colour_is_one_colour(text, expected):
 ])
 def test_colours_shared_by_one_of_several_things_stay_with_it(text, expected):
     assert sorted(p.text for p in decompose(text, load_vocabulary("photos"))) == sorted(expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a verb after "to" is an infinitive: what is done is no constraint, the things stay
+    ("a cat is trying to ride a bike", ["cat", "bicycle"]),
+    ("a couple sharing a knife to cut a large cake", ["couple", "knife", "large cake"]),
+    # a noun after "to" stays ("next to a swing set")
+    ("a dog next to swing set", ["dog", "swing set"]),
+])
+def test_an_infinitive_is_a_verb(text, expected):
+    assert sorted(p.text for p in decompose(text, load_vocabulary("photos"))) == sorted(expected)
