@@ -141,14 +141,16 @@ _LEAD_IN = re.compile(
     r"yes|yeah|no wait)\b[ ,]*)+"
 )
 # English compounds written open whose words the rules would drop: a function word ("a button
-# up shirt", "a close up of a cake", "slip on shoes", "one shoulder") or a verb ("lace up"). Each
+# up shirt", "a close up of a cake", "slip on shoes", "one shoulder", the letters of "a u neck"
+# and "an a line dress", read as "you" and an article) or a verb ("lace up"). Each
 # is glued into one token before the rules run and given back with its space, so it stays what
 # was said instead of "button", "close", "slip" or "shoulder". A particle before a determiner is
 # a preposition there ("sliding down the slide on his stomach"): not glued. Only compounds with
 # no common verb reading are listed: "cut off", "cut out" mostly say a picture is cropped.
 _OPEN_COMPOUNDS = ("button up", "buttoned up", "button down", "buttoned down", "close up",
                    "zip up", "zipped up", "lace up", "laced up", "slip on", "slide on",
-                   "one shoulder", "off shoulder", "off the shoulder")
+                   "one shoulder", "off shoulder", "off the shoulder",
+                   "u neck", "u shaped", "a line dress", "a line skirt")
 # a word character, so the rules' regular expressions read the compound as one word ("\bdown"
 # must not find the "down" of "button_down"); a "_" someone types comes back as a space
 _GLUE = "_"

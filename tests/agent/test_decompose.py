@@ -336,6 +336,9 @@ def test_a_degree_belongs_to_the_noun_after_it(text, expected):
     ("is off the shoulder and has one shoulder strap", "demo",
      ["off the shoulder", "one shoulder strap"]),
     ("is not lace-up", "photos", ["-lace up"]),  # written with a hyphen, read the same
+    # letters that read as words elsewhere: "u" as "you", "a" as an article
+    ("has a u shaped neck and is black", "demo", ["u shaped neck", "black"]),
+    ("is an a line dress", "demo", ["a line dress"]),
     # before a determiner the particle is a preposition: nothing is glued
     ("a kid on the slide on his stomach", "photos", ["child", "slide", "stomach"]),
 ])
