@@ -171,7 +171,8 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
     clean = _LOCATION.sub(" ", _glued(_respelled(normalize(text), vocabulary)))
     clean = _little(_ADVERB.sub(" ", clean), vocabulary)
-    clean, relative = _comparatives(clean, vocabulary)
+    # before the comparatives: "more fitted and colorful" compares colourfulness too
+    clean, relative = _comparatives(_shared_degree(clean, vocabulary), vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
     # the own body goes after the verbs: it is the subject of "with its eyes closed", "with her
@@ -200,6 +201,33 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
         out.extend(found)
         carried = ends_negative and _list_ends_in_or(chunks[index + 1:])
     return [_unglued(p) for p in _dedupe(_without_bare_slots(out, vocabulary) + relative)]
+
+
+def _shared_degree(text: str, vocabulary: Vocabulary) -> str:
+    """A degree before two words joined by "and" grades both: "is more sexy and whimsical" is
+    more sexy and more whimsical, as relative feedback means it. Only between words the
+    vocabulary does not know, the second ending its clause (not "more hair and direction of the
+    animal"): a known value is no degree's ("more clean and solid": solid), and "more fitted
+    and a belt" joins a thing."""
+    tokens = text.split()
+    out: list[str] = []
+    for i, token in enumerate(tokens):
+        out.append(token)
+        if (token == "and" and i >= 2 and tokens[i - 2] in _DEGREES and i + 1 < len(tokens)
+                and all(_unknown_word(w, vocabulary) for w in (tokens[i - 1], tokens[i + 1]))
+                and tokens[i + 1] not in _NEGATION_WORDS
+                and (i + 2 == len(tokens) or tokens[i + 2] in _CONNECTIVES
+                     or tokens[i + 2] in _CLAUSE_OPENERS or not tokens[i + 2][:1].isalnum())):
+            out.append(tokens[i - 2])
+    return " ".join(out)
+
+
+def _unknown_word(word: str, vocabulary: Vocabulary) -> bool:
+    """A plain word the vocabulary neither knows as a value nor as a slot's name, and no
+    comparative of its own ("taller": "more taller" is no English)."""
+    return (word.isalpha() and word not in _FUNCTION and vocabulary.slot_of(word) is None
+            and vocabulary.slot_named(word) is None
+            and not (word.endswith("er") and len(word) > 4))
 
 
 def _shared_colours(text: str, vocabulary: Vocabulary) -> str:

@@ -387,3 +387,16 @@ def test_colours_shared_by_one_of_several_things_stay_with_it(text, expected):
 ])
 def test_an_infinitive_is_a_verb(text, expected):
     assert sorted(p.text for p in decompose(text, load_vocabulary("photos"))) == sorted(expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a degree before two words joined by "and" grades both
+    ("is more sexy and whimsical", ["more sexy", "more whimsical"]),
+    ("is less gothic and scary", ["less gothic", "less scary"]),
+    # not a value the vocabulary knows, nor past a negation or into a phrase that goes on
+    ("is more fitted and black", ["more fitted", "black"]),
+    ("has more lace and not so tight", ["more lace", "-tight"]),
+])
+def test_a_degree_grades_both_words_it_joins(text, expected):
+    found = decompose(text, WORDS)
+    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
