@@ -66,7 +66,7 @@ INDEX_NAME = "index.faiss"
 STAMP_NAME = INDEX_NAME + ".json"
 DELTA_NAME = INDEX_NAME + ".delta"  # rows written and removed since index.faiss (an .npz)
 LOCK_NAME = INDEX_NAME + ".lock"
-LOOKS_NAME = INDEX_NAME + ".looks"  # the index's images' looks, memory-mapped (look_file.py)
+LOOKS_NAME = INDEX_NAME + ".looks"  # the looks of the index's images, by position (look_file.py)
 
 # The delta is folded into index.faiss when it holds more rows than this, or than 1/DELTA_SHARE
 # of the file's (every open applies it).
