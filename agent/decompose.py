@@ -145,14 +145,15 @@ _LEAD_IN = re.compile(
 # and "an a line dress", read as "you" and an article) or a verb ("lace up"). Each
 # is glued into one token before the rules run and given back with its space, so it stays what
 # was said instead of "button", "close", "slip" or "shoulder". A particle before a determiner is
-# a preposition there ("sliding down the slide on his stomach"): not glued. Only compounds with
-# no common verb reading are listed: "cut off", "cut out" mostly say a picture is cropped.
+# a preposition there ("the slip on the floor"): not glued. Only compounds with no common other
+# reading are listed: "cut off", "cut out" mostly say a picture is cropped, and "slide on" is as
+# often a child's slide on the grass as a shoe.
 _OPEN_COMPOUNDS = ("button up", "buttoned up", "button down", "buttoned down", "close up",
-                   "zip up", "zipped up", "lace up", "laced up", "slip on", "slide on",
+                   "zip up", "zipped up", "lace up", "laced up", "slip on",
                    "one shoulder", "off shoulder", "off the shoulder",
                    "u neck", "u shaped", "a line dress", "a line skirt")
 # a word character, so the rules' regular expressions read the compound as one word ("\bdown"
-# must not find the "down" of "button_down"); a "_" someone types comes back as a space
+# must not find the "down" of "button_down"); a "_" someone types is read as a space
 _GLUE = "_"
 _COMPOUND = re.compile(
     r"\b(?:" + "|".join(c.replace(" ", "[ -]") for c in _OPEN_COMPOUNDS) + r")\b"
@@ -169,7 +170,9 @@ _IDIOMS = (
 
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
-    clean = _LOCATION.sub(" ", _glued(_respelled(normalize(text), vocabulary)))
+    # "_" is the glue of open compounds: one someone typed is a space
+    clean = _LOCATION.sub(" ", _glued(_respelled(normalize(text).replace(_GLUE, " "),
+                                                 vocabulary)))
     clean = _little(_ADVERB.sub(" ", clean), vocabulary)
     # before the comparatives: "more fitted and colorful" compares colourfulness too
     clean, relative = _comparatives(_shared_degree(clean, vocabulary), vocabulary)
@@ -213,7 +216,8 @@ def _shared_degree(text: str, vocabulary: Vocabulary) -> str:
     out: list[str] = []
     for i, token in enumerate(tokens):
         out.append(token)
-        if (token == "and" and i >= 2 and tokens[i - 2] in _DEGREES and i + 1 < len(tokens)
+        if (token == "and" and i >= 2 and tokens[i - 2] in ("more", "less")
+                and i + 1 < len(tokens)
                 and all(_unknown_word(w, vocabulary) for w in (tokens[i - 1], tokens[i + 1]))
                 and tokens[i + 1] not in _NEGATION_WORDS
                 and (i + 2 == len(tokens) or tokens[i + 2] in _CONNECTIVES
@@ -623,8 +627,8 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
     - a listed verb's base form that opens a clause ("place books", "put the batter");
     - an -ing word right before an article or a quantifier, wherever it stands: only a verb
       takes an object ("not revealing any cleavage", "a person in blue holding a child");
-    - a listed verb's base form after "to" and before its object or the end: an infinitive
-      ("a cat trying to ride a bike").
+    - a listed verb's base form after "to" and before its object's determiner: an infinitive
+      ("a cat trying to ride a bike"; "next to swing" is a noun).
     After an article or an attribute the same word is a noun or an adjective and stays: "the
     railing", "purple frosting", "a framed mirror", "a floating bin"; so it does after what
     brings a thing ("with writing", "has ruching"). A verb dropped after "not" leaves no
@@ -667,9 +671,9 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
             # before its object ("dog hold a flower", "people ride the bus")
             or (word in BASES and after
                 and (not kept or before == "," or (nounish and after in _DETERMINERS)))
-            # an infinitive: "trying to ride a bike", "about to jump" ("next to swing set":
-            # a noun goes on into its noun, and stays)
-            or (word in BASES and before == "to" and (after_open or after in _OBJECT_OPENERS)))
+            # an infinitive, told by its object: "trying to ride a bike" ("next to swing",
+            # "from swing to slide": nouns, which take none)
+            or (word in BASES and before == "to" and after in _OBJECT_OPENERS))
         if not verb:
             kept.append(word)
         elif kept and before != "," and before not in _NEGATION_WORDS:

@@ -120,15 +120,17 @@ class Engine:
         return _unit(vector)
 
     def retrieve(self, state: QueryState,
-                 want: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 want: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """First-stage candidates (ids, cosines, embeddings), best first; rejected images left
-        out. The embeddings come with the search, which has just read them (index.py)."""
+        out. The embeddings come with the search, which has just read them (index.py), for the
+        rerank; None when nothing reranks."""
         exclude = set(state.disliked) if self.config.exclude_disliked else set()
         exclude |= set(state.passed)  # "none of these": the next page brings new images
-        scores, ids, vectors = self.library.index.search(self.query_vector(state), want,
-                                                         exclude=exclude, vectors=True)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep], vectors[0][keep]
+        found = self.library.index.search(self.query_vector(state), want, exclude=exclude,
+                                          vectors=self.config.rerank)
+        keep = found[1][0] >= 0
+        vectors = found[2][0][keep] if self.config.rerank else None
+        return found[1][0][keep], found[0][0][keep], vectors
 
     # -- comparatives ("darker", "like 3 but longer") -----------------------------------------
 

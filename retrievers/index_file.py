@@ -131,7 +131,9 @@ def load_or_rebuild(folder: Path, catalog: Catalog, *, dim: Callable[[], int],
                     return index, _save(index, folder, catalog, generation)
                 problem = _mismatch(index, catalog)
                 if not problem:
-                    return index, _looks(folder, saved, saved_ids, delta["ids"], catalog)
+                    # rows written or removed since the file: library.db answers for them
+                    stale = np.union1d(delta["ids"], delta["removed"])
+                    return index, _looks(folder, saved, saved_ids, stale, catalog)
         if problem:
             log.warning("rummage: %s in %s %s; rebuilt it from library.db", INDEX_NAME, folder,
                         problem)

@@ -1,9 +1,9 @@
 """The looks (colour-layout descriptors) a process has read from library.db, kept by image id.
 
-Where it serves: most looks come from the file saved beside the index (look_file.py); this
-cache holds those read by id from library.db instead: rows written since the index file was
-saved (its delta), every row of a library whose vectors are in Milvus, and every row where the
-looks file cannot be written.
+Where it reads from: the file saved beside the index (look_file.py), and library.db by id for
+what that file does not hold (rows written since it was saved, every row of a library whose
+vectors are in Milvus, every row where the file cannot be written). Either way a look read
+once is kept here: 400 kept looks cost 0.23 ms, 400 read from the file about 1 ms.
 
 Why: a turn reranks its 400 candidates with their looks (image feedback compares them, and the
 first page is spread over different looks), and reading 400 looks by id from library.db took

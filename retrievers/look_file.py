@@ -53,7 +53,7 @@ def write(path: Path, ids: np.ndarray, width: int,
         f.write(HEADER.pack(MAGIC, len(ids), width))
         f.write(ids.tobytes())
         done = 0  # rows of `ids` written so far
-        for got, rows in batches:
+        for got, rows in batches if len(ids) else ():
             at = np.searchsorted(ids, got)
             keep = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == got)
             if not keep.any():
@@ -79,7 +79,7 @@ class LookFile:
     def __init__(self, path: Path, ids: np.ndarray, width: int, stale: np.ndarray):
         self.ids = ids
         self.width = width
-        self.stale = np.sort(np.asarray(stale, np.int64))
+        self.stale = np.sort(np.asarray(stale, np.int64))  # rows written or removed since
         self._start = HEADER.size + len(ids) * 8  # where the rows begin
         # kept open: a file written again later replaces this one under its name (a new
         # inode), so the rows read here stay the ones that go with `ids`

@@ -382,8 +382,9 @@ def test_colours_shared_by_one_of_several_things_stay_with_it(text, expected):
     # a verb after "to" is an infinitive: what is done is no constraint, the things stay
     ("a cat is trying to ride a bike", ["cat", "bicycle"]),
     ("a couple sharing a knife to cut a large cake", ["couple", "knife", "large cake"]),
-    # a noun after "to" stays ("next to a swing set")
+    # a noun after "to" stays: it takes no object
     ("a dog next to swing set", ["dog", "swing set"]),
+    ("a boy next to swing", ["boy", "swing"]),
 ])
 def test_an_infinitive_is_a_verb(text, expected):
     assert sorted(p.text for p in decompose(text, load_vocabulary("photos"))) == sorted(expected)
@@ -400,3 +401,10 @@ def test_an_infinitive_is_a_verb(text, expected):
 def test_a_degree_grades_both_words_it_joins(text, expected):
     found = decompose(text, WORDS)
     assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+
+
+def test_an_underscore_someone_types_is_a_space_not_an_item():
+    for text in ("a dress with _", "a _ dress", "a button_up shirt"):
+        found = decompose(text, WORDS)
+        assert found and all(p.text.strip() == p.text and p.text for p in found), found
+        assert not any("_" in p.text for p in found)

@@ -158,3 +158,21 @@ def test_a_look_file_row_per_id_with_zeros_for_an_image_without_a_look(tmp_path)
     other = found.get(asked, lambda rest: np.full((len(rest), 2), -1, np.float32))
     # 5 has no look (zeros); 12 is stale and 77 not in the file: both from elsewhere
     assert other.tolist() == [[-1, -1], [0, 0], [1, 1], [2, 2], [-1, -1]]
+
+
+def test_images_indexed_into_an_empty_library_get_their_looks(rummage_home, spec, tmp_path):
+    # the index file holds no row, its delta holds every image: the looks file is empty
+    library = Library.create(rummage_home, "late", spec)
+    folder = tmp_path / "later"
+    folder.mkdir()
+    library.index_folder(folder)
+    for i in range(5):
+        make_image(folder / f"{i}.png", (40 * i, 90, 200 - 30 * i))
+    library.index_folder(folder)
+    (library.folder / LOOKS_NAME).unlink()
+    library.close()
+
+    library = Library.open("late", rummage_home)
+    library.index  # noqa: B018 - loads the index and writes its (empty) looks file again
+    _every_look_as_library_db_has_it(library)
+    library.close()
