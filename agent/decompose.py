@@ -231,7 +231,12 @@ def _unknown_word(word: str, vocabulary: Vocabulary) -> bool:
     comparative of its own ("taller": "more taller" is no English)."""
     return (word.isalpha() and word not in _FUNCTION and vocabulary.slot_of(word) is None
             and vocabulary.slot_named(word) is None
-            and not (word.endswith("er") and len(word) > 4))
+            and not _comparative_form(word))
+
+
+def _comparative_form(word: str) -> bool:
+    """A word shaped like a comparative ("darker", "taller"), which takes no degree word."""
+    return word.endswith("er") and len(word) > 4
 
 
 def _shared_colours(text: str, vocabulary: Vocabulary) -> str:
@@ -295,7 +300,7 @@ def _little(text: str, vocabulary: Vocabulary) -> str:
             slot = vocabulary.slot_of(after) if after else None
             if (not after or not after[:1].isalnum() or after in _FUNCTION
                     or after in _DEGREES  # "bit", "too", "much" are function words
-                    or (after.endswith("er") and len(after) > 4)
+                    or _comparative_form(after)
                     or (slot is not None and slot not in vocabulary.nouns)):
                 if kept and kept[-1] in ("a", "very", "so", "too"):
                     kept.pop()

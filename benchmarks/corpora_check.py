@@ -70,10 +70,13 @@ def check(text: str, vocabulary) -> tuple[list[str], float]:
     turn = understand(text, 10)
     found = decompose(turn.text, vocabulary) if turn.act == "refine" and turn.text else []
     elapsed = time.perf_counter() - started
-    bad = [p.text for p in found if not p.relative
-           and all(word in _FUNCTION for word in words(p.text))]
-    bad += [p.text for p in found if words(p.text) and words(p.text)[-1] in _FUNCTION
-            and not all(word in _FUNCTION for word in words(p.text))]
+    bad = []
+    for p in found:
+        said = words(p.text)
+        only_function = all(word in _FUNCTION for word in said)
+        if (only_function and not p.relative) or (said and said[-1] in _FUNCTION
+                                                  and not only_function):
+            bad.append(p.text)
     return bad, elapsed
 
 

@@ -1,4 +1,4 @@
-"""The looks (colour-layout descriptors) a process has read from library.db, kept by image id.
+"""The looks (colour-layout descriptors) a process has read, kept by image id.
 
 Where it reads from: the file saved beside the index (look_file.py), and library.db by id for
 what that file does not hold (rows written since it was saved, every row of a library whose

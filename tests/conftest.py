@@ -63,6 +63,14 @@ def make_image(path: Path, color=(200, 30, 30), size=(40, 30), fmt: str | None =
 
 
 @pytest.fixture
+def spec(tiny_model_dir):
+    """The tiny model as a library's model (`--checkpoint DIR`)."""
+    from retrievers.encoders import ModelSpec
+
+    return ModelSpec.from_options(None, None, str(tiny_model_dir))
+
+
+@pytest.fixture
 def photo_folder(tmp_path) -> Path:
     """Twelve small, valid images of different colours."""
     folder = tmp_path / "photos"

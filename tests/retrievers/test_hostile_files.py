@@ -16,17 +16,11 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from retrievers.encoders import ModelSpec
 from retrievers.library import Library, LibraryError
 from tests.conftest import make_image
 from tests.retrievers.hostile_files import HOSTILE, INDEXED, make_hostile_folder
 
 GOOD = ["red.png", "green.jpg", "blue.png"]
-
-
-@pytest.fixture
-def spec(tiny_model_dir) -> ModelSpec:
-    return ModelSpec.from_options(None, None, str(tiny_model_dir))
 
 
 @pytest.fixture

@@ -13,15 +13,9 @@ import pytest
 from agent.cli import main
 from retrievers import index_file
 from retrievers.catalog import Catalog
-from retrievers.encoders import ModelSpec
 from retrievers.index import VectorIndex
 from retrievers.library import Library
 from tests.conftest import make_image
-
-
-@pytest.fixture
-def spec(tiny_model_dir) -> ModelSpec:
-    return ModelSpec.from_options(None, None, str(tiny_model_dir))
 
 
 @pytest.fixture

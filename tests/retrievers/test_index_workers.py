@@ -12,16 +12,11 @@ import numpy as np
 import pytest
 
 from retrievers.decoders import CRASHED, WORKERS_ENV, DecodingFailed, workers_for
-from retrievers.encoders import Encoder, ModelSpec
+from retrievers.encoders import Encoder
 from retrievers.library import Library
 from tests.conftest import make_image
 from tests.retrievers import decoder_faults
 from tests.retrievers.hostile_files import HOSTILE, INDEXED, make_hostile_folder
-
-
-@pytest.fixture
-def spec(tiny_model_dir) -> ModelSpec:
-    return ModelSpec.from_options(None, None, str(tiny_model_dir))
 
 
 @pytest.fixture

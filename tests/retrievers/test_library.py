@@ -18,11 +18,6 @@ from retrievers.library import Library, ModelMismatch, UnknownLibrary, list_libr
 from tests.conftest import make_image
 
 
-@pytest.fixture
-def spec(tiny_model_dir) -> ModelSpec:
-    return ModelSpec.from_options(None, None, str(tiny_model_dir))
-
-
 def test_index_stores_rows_vectors_and_model(rummage_home, photo_folder, spec):
     library = Library.create(rummage_home, "photos", spec)
     report = library.index_folder(photo_folder)

@@ -11,15 +11,9 @@ import numpy as np
 import pytest
 
 from retrievers import look_file
-from retrievers.encoders import ModelSpec
 from retrievers.index_file import LOOKS_NAME, STAMP_NAME
 from retrievers.library import Library
 from tests.conftest import make_image
-
-
-@pytest.fixture
-def spec(tiny_model_dir) -> ModelSpec:
-    return ModelSpec.from_options(None, None, str(tiny_model_dir))
 
 
 @pytest.fixture
