@@ -302,16 +302,18 @@ def diversify(order: np.ndarray, scores: np.ndarray, looks: np.ndarray, k: int,
     if weight <= 0 or size == 0:
         return order
     looks = np.asarray(looks[:size], np.float32)
-    pool = np.arange(1, size)
+    # one product over the whole pool per pick, the picked masked out: copying the remaining
+    # rows out (looks[pool]) at every pick cost more than the products (0.5 ms at 400)
+    closest = looks @ looks[0]  # each pooled result's largest similarity to the chosen
+    open_ = np.ones(size, bool)
+    open_[0] = False
     chosen = [0]
-    closest = looks[pool] @ looks[0]  # each pooled result's largest similarity to the chosen
-    while len(pool) and len(chosen) < k:
-        at = int(np.argmax(scores[pool] - weight * closest))
-        pick = int(pool[at])
+    while open_.any() and len(chosen) < k:
+        gain = np.where(open_, scores[:size] - weight * closest, -np.inf)
+        pick = int(np.argmax(gain))
         chosen.append(pick)
-        pool, closest = np.delete(pool, at), np.delete(closest, at)
-        if len(pool):
-            closest = np.maximum(closest, looks[pool] @ looks[pick])
+        open_[pick] = False
+        closest = np.maximum(closest, looks @ looks[pick])
     rest = np.ones(len(order), bool)
     rest[chosen] = False
     return order[np.concatenate([np.array(chosen), np.flatnonzero(rest)])]

@@ -1,4 +1,4 @@
-"""One turn as a LangGraph state graph: interpret, then search (or restore, or respond).
+"""One turn as a LangGraph state graph: interpret (and search), or restore, or respond.
 
 The state holds only JSON-safe values (the memory as `QueryState.to_dict()`), so the SQLite
 checkpointer can persist a session and a later process can resume it by id. Models, the library
@@ -7,20 +7,21 @@ and the index are not state: `build_graph` closes over them. A turn that cannot 
 the memory as it was.
 
 A turn has six steps (interpret, decompose, remember, retrieve, rerank, respond: each timed in
-`Reply.timings`) but, on the path most turns take, two supersteps: interpret runs decompose and
-remember after it, and search runs retrieve, rerank and respond. A node exists where the path
-branches; steps that always follow each other share one. Why: every node is a LangGraph superstep
-(tasks prepared, writes applied, a checkpoint made in memory). A chain of no-op nodes with the
-in-memory checkpointer and `durability="exit"` took 1.9 ms for one node, 2.1 for two and 3.2 for
-four (LangGraph 1.2, 2-core machine, medians of 250 runs); of a 12 ms turn at 1M images
-(benchmarks/scale_bench.py) the graph's own work was 4.2 ms with four nodes. The respond node
-remains for the paths that need it on its own: an undo (restore → respond), a found, question or
-chat turn or a message (respond after interpret), a rebuilt session (`update_state(as_node=
-"respond")`).
+`Reply.timings`) but, on the path most turns take, one superstep: the interpret node runs
+decompose and remember after it and, when the turn searches (a refinement, a page turned down),
+retrieve, rerank and respond too; the graph branches after it only for the turns that do not
+search. Why: every node is a LangGraph superstep (tasks prepared, writes applied, a checkpoint
+made in memory). A chain of no-op nodes with the in-memory checkpointer and `durability="exit"`
+took 1.9 ms for one node, 2.1 for two and 3.2 for four (LangGraph 1.2, 2-core machine, medians
+of 250 runs); with this state's channels, 2.2-2.4 ms for one node against 2.7-3.0 for two
+(four interleaved rounds). Of a 12 ms turn at 1M images (benchmarks/scale_bench.py) the graph's
+own work was 4.2 ms with four nodes. The respond node remains for the paths that need it on its
+own: an undo (restore → respond), a found, question or chat turn or a message (respond after
+interpret), a rebuilt session (`update_state(as_node="respond")`).
 
 Each dialogue act (agent.understand) is one path through the graph:
-    refine    interpret (+ decompose + remember) → search (retrieve + rerank + respond)
-    page      interpret (+ remember: the page set aside) → search (+ respond)
+    refine    interpret (+ decompose + remember + retrieve + rerank + respond)
+    page      interpret (+ remember: the page set aside + retrieve + rerank + respond)
     found     interpret (+ remember: the pick liked) → respond (the same page)
     undo      interpret → restore → respond
     question  interpret → respond (an answer; nothing changes)
@@ -188,7 +189,8 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
             return {"message": None, "turn": {"act": "undo"}}
         raise ValueError(f"unknown request kind {kind!r}")
 
-    def after_interpret(state: TurnState) -> str:
+    def route(state: TurnState) -> str:
+        """Where an interpreted turn goes: search, restore (an undo) or respond."""
         if state.get("message"):
             return "respond"
         act = state["turn"]["act"]
@@ -335,18 +337,24 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
                  "understood": understood(turn, state.get("propositions", []), words)}
         return {"memory": memory.to_dict(), "reply": reply}
 
+    def searching(step: Callable[[TurnState], dict]) -> Callable[[TurnState], dict | None]:
+        """`step` on the turns that search (a refinement, a page turned down), else skipped."""
+        return lambda state: step(state) if route(state) == "search" else None
+
+    def after_interpret(state: TurnState) -> str:
+        where = route(state)
+        return END if where == "search" else where  # a search has run in the same node
+
     graph = StateGraph(TurnState)
     graph.add_node("interpret", timed("interpret", _stepped(
-        ("interpret", do_interpret), ("decompose", do_decompose), ("remember", do_remember)),
-        first=True))
+        ("interpret", do_interpret), ("decompose", do_decompose), ("remember", do_remember),
+        ("retrieve", searching(do_retrieve)), ("rerank", searching(do_rerank)),
+        ("respond", searching(do_respond))), first=True))
     graph.add_node("restore", timed("restore", do_restore))
-    graph.add_node("search", timed("search", _stepped(
-        ("retrieve", do_retrieve), ("rerank", do_rerank), ("respond", do_respond))))
     graph.add_node("respond", timed("respond", do_respond))
     graph.add_edge(START, "interpret")
-    graph.add_conditional_edges("interpret", after_interpret, ["search", "restore", "respond"])
+    graph.add_conditional_edges("interpret", after_interpret, [END, "restore", "respond"])
     graph.add_edge("restore", "respond")
-    graph.add_edge("search", END)
     graph.add_edge("respond", END)
     compiled["graph"] = graph.compile(checkpointer=checkpointer)
     return compiled["graph"]

@@ -112,3 +112,38 @@ def test_the_looks_kept_are_bounded():
     cache.get([2, 1])
     assert reads[-1] == [2]
     assert cache.get([]).shape == (0, 3)
+
+
+def test_the_kept_looks_follow_least_recently_used_order():
+    """Against a plain LRU list: the same looks come back, and an id is read again exactly when
+    it was dropped: once the cache is full, the least recently asked, a tenth of them (5) or
+    as many as the ask needs at a time, never one the same ask wants."""
+    from collections import OrderedDict
+
+    from retrievers.look_cache import LookCache
+
+    reads: list[int] = []
+
+    def read(ids):
+        reads.extend(ids)
+        return np.array([[float(i), -float(i)] for i in ids], np.float32).reshape(len(ids), 2)
+
+    rng = np.random.default_rng(7)
+    cache, model, expected_reads = LookCache(read, kept=50), OrderedDict(), []
+    for _ in range(300):
+        asked = rng.integers(0, 120, size=int(rng.integers(1, 30))).tolist()
+        new = [i for i in dict.fromkeys(asked) if i not in model]
+        expected_reads += new
+        for i in asked:
+            if i in model:
+                model.move_to_end(i)
+        if len(model) + len(new) > 50:
+            old = [i for i in model if i not in asked]
+            for i in old[:max(len(model) + len(new) - 50, 5)]:
+                del model[i]
+        for i in asked:
+            model[i] = True
+            model.move_to_end(i)
+        got = cache.get(asked)
+        assert got.tolist() == [[float(i), -float(i)] for i in asked]
+        assert reads == expected_reads and len(cache) == len(model)
