@@ -350,7 +350,10 @@ class Vocabulary:
     def color_joins(self, text: str, joins: frozenset[str]) -> str:
         """The text with a colour after a value it colours, across one of `joins`, moved
         before it in the value's noun form, so that split() reads the pair whole: "stripes in
-        white" -> "white stripes", "dotted with red" -> "red polka dots"."""
+        white" -> "white stripes", "dotted with red" -> "red polka dots", and every colour of
+        a list joined by "and" ("striped in black and white" -> "black stripes and white
+        stripes"), unless a word after the last one makes it that word's ("... and white
+        sleeves", which the vocabulary may not know: any word)."""
         pieces = self.pieces(normalize(text).split())
         out: list[str] = []
         i = 0
@@ -361,8 +364,22 @@ class Vocabulary:
                     and pieces[i + 1][0] in joins and pieces[i + 1][1] is None
                     and pieces[i + 2][1] == own.colored_by):
                 value = self._values[(slot, self._table[spelling][0])]
-                out.append(f"{pieces[i + 2][0]} {value.nouns[0] if value.nouns else value.value}")
-                i += 3
+                noun = value.nouns[0] if value.nouns else value.value
+                # "striped in black and white": every colour of the list is the pattern's
+                colours, i, end = [pieces[i + 2][0]], i + 3, ""
+                while i + 1 < len(pieces) and pieces[i][0] == "and" and not end:
+                    colour = pieces[i + 1][0].rstrip(",.;:!?")
+                    end = pieces[i + 1][0][len(colour):]  # punctuation ends the list
+                    after = pieces[i + 2][0] if i + 2 < len(pieces) and not end else None
+                    if (self._table.get(colour, (None, None))[1] != own.colored_by
+                            or (after is not None and (pieces[i + 2][1] is not None
+                                                       or after in self._nouns
+                                                       or after in self._names))):
+                        end = ""
+                        break
+                    colours.append(colour)
+                    i += 2
+                out.append(" and ".join(f"{colour} {noun}" for colour in colours) + end)
                 continue
             out.append(spelling)
             i += 1

@@ -243,6 +243,22 @@ def test_colours_joined_before_a_pattern_noun_each_colour_the_pattern(text, expe
     assert sorted(p.text for p in decompose(text, WORDS)) == sorted(expected)
 
 
+@pytest.mark.parametrize("text, expected", [
+    # after the pattern, every colour of the list is the pattern's (FashionIQ: "is striped
+    # with red and yellow", "stripes in black and white")
+    ("is striped in black and white", ["black striped", "white striped"]),
+    ("is plaid with orange and white and has long sleeves",
+     ["long sleeves", "orange checked", "white checked"]),
+    ("a dress with stripes in blue and white, sleeveless",
+     ["blue striped", "dress", "sleeveless", "white striped"]),
+    # the list ends where the next thing starts
+    ("stripes in white and no sleeves", ["sleeveless", "white striped"]),
+    ("a dress with stripes in blue and long sleeves", ["blue striped", "dress", "long sleeves"]),
+])
+def test_colours_listed_after_a_pattern_each_colour_the_pattern(text, expected):
+    assert sorted(p.text for p in decompose(text, WORDS)) == expected
+
+
 def test_a_flower_or_strips_on_a_garment_are_its_pattern():
     # crowd-written garment feedback: "flower" and "strips" name the floral and striped patterns
     assert sorted(p.text for p in decompose("has a red flower on the front", WORDS)) == [
