@@ -175,7 +175,8 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
                                                  vocabulary)))
     clean = _little(_ADVERB.sub(" ", clean), vocabulary)
     # before the comparatives: "more fitted and colorful" compares colourfulness too
-    clean, relative = _comparatives(_shared_degree(clean, vocabulary), vocabulary)
+    clean, relative = _comparatives(_shared_degree(_toned(clean, vocabulary), vocabulary),
+                                    vocabulary)
     for pattern, replacement in (*_IDIOMS, *_negative_spellings(vocabulary)):
         clean = re.sub(pattern, replacement, clean)
     # the own body goes after the verbs: it is the subject of "with its eyes closed", "with her
@@ -206,24 +207,56 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     return [_unglued(p) for p in _dedupe(_without_bare_slots(out, vocabulary) + relative)]
 
 
+# words that say a colour is a colour ("black toned", "blue-hued"), as "coloured" does
+_TONE_WORDS = frozenset({"toned", "tone", "tones", "hued", "tinted", "tint"})
+
+
+def _toned(text: str, vocabulary: Vocabulary) -> str:
+    """Without a tone word right after a colour: "brown and beige toned" is brown and beige,
+    "a blue-toned top" blue. After anything else it stays ("two toned", "earth tones")."""
+    colours = {s.colored_by for s in vocabulary.slots if s.colored_by}
+    out: list[str] = []
+    for token in text.split():
+        colour, dash, tone = token.partition("-")
+        if dash and tone.rstrip(",.;:!?") in _TONE_WORDS and vocabulary.slot_of(colour) in colours:
+            out.append(colour + tone[len(tone.rstrip(",.;:!?")):])
+            continue
+        if (token.rstrip(",.;:!?") in _TONE_WORDS and out
+                and vocabulary.slot_of(out[-1]) in colours):
+            out[-1] += token[len(token.rstrip(",.;:!?")):]  # keep the punctuation
+            continue
+        out.append(token)
+    return " ".join(out)
+
+
 def _shared_degree(text: str, vocabulary: Vocabulary) -> str:
     """A degree before two words joined by "and" grades both: "is more sexy and whimsical" is
     more sexy and more whimsical, as relative feedback means it. Only between words the
-    vocabulary does not know, the second ending its clause (not "more hair and direction of the
-    animal"): a known value is no degree's ("more clean and solid": solid), and "more fitted
-    and a belt" joins a thing."""
+    vocabulary does not know, or that are one of its comparatives with the degree ("more simple
+    and plain": more plain, less colourful), the second ending its clause (not "more hair and
+    direction of the animal"): another known value is no degree's ("more fitted and
+    red": red), and "more fitted and a belt" joins a thing."""
     tokens = text.split()
     out: list[str] = []
     for i, token in enumerate(tokens):
         out.append(token)
         if (token == "and" and i >= 2 and tokens[i - 2] in ("more", "less")
                 and i + 1 < len(tokens)
-                and all(_unknown_word(w, vocabulary) for w in (tokens[i - 1], tokens[i + 1]))
+                and all(_unknown_word(w, vocabulary) or _graded(tokens[i - 2], w, vocabulary)
+                        for w in (tokens[i - 1], tokens[i + 1]))
                 and tokens[i + 1] not in _NEGATION_WORDS
                 and (i + 2 == len(tokens) or tokens[i + 2] in _CONNECTIVES
-                     or tokens[i + 2] in _CLAUSE_OPENERS or not tokens[i + 2][:1].isalnum())):
+                     or tokens[i + 2] in _CLAUSE_OPENERS or not tokens[i + 2][:1].isalnum())
+                # "less bold and color is too dark": a word before a verb is its subject
+                and (i + 2 == len(tokens) or tokens[i + 2] not in _BE)):
             out.append(tokens[i - 2])
     return " ".join(out)
+
+
+def _graded(degree: str, word: str, vocabulary: Vocabulary) -> bool:
+    """Whether the degree and the word are one of the vocabulary's comparatives ("more plain"
+    is less colourful), so that the degree grades a known word too: "more simple and plain"."""
+    return f"{degree} {word}" in _comparative_pattern(vocabulary)[1]
 
 
 def _unknown_word(word: str, vocabulary: Vocabulary) -> bool:

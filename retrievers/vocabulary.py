@@ -55,6 +55,9 @@ class Value:
     spellings: tuple[str, ...] = ()  # other spellings that mean it ("grey")
     nouns: tuple[str, ...] = ()  # spellings that are nouns ("stripes"); the first is the phrase form
     contrast: bool = True  # whether it is an alternative when other values are scored
+    # broader values of the same slot it is a shade of: "mint green" is mint, "charcoal grey"
+    # charcoal (a value said with its family is that value, not two)
+    families: tuple[str, ...] = ()
     prompt: str | None = None  # its own prompt template, else the slot's
 
 
@@ -317,7 +320,8 @@ class Vocabulary:
         return (f"{colored[0]} {colored[1]}", colored[2].name) if colored else None
 
     def _lookup_plain(self, phrase: str, only: str | None = None) -> tuple[str, str] | None:
-        """A spelling, or a modifier before a spelling of its slot ("light blue")."""
+        """A spelling, a modifier before a spelling of its slot ("light blue"), or a value
+        before its family ("olive green": olive)."""
         found = self._table.get(phrase)
         if found is None:
             head, _, rest = phrase.partition(" ")
@@ -325,6 +329,11 @@ class Vocabulary:
             slot = self.slot(inner[1]) if inner else None
             if slot is not None and head in slot.modifiers:
                 found = (f"{head} {inner[0]}", slot.name)
+            elif slot is not None:
+                shade = self._table.get(head)
+                if (shade is not None and shade[1] == slot.name
+                        and inner[0] in self._values[(slot.name, shade[0])].families):
+                    found = shade
         if found and only is not None and found[1] != only:
             return None
         return found

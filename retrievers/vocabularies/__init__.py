@@ -213,8 +213,15 @@ def _slot(data: Mapping) -> Slot:
         Value(value=normalize(v["value"]), spellings=tuple(_strings(v.get("spellings", []),
                                                                     "spellings")),
               nouns=tuple(_strings(v.get("nouns", []), "nouns")),
-              contrast=v.get("contrast", True), prompt=v.get("prompt"))
+              contrast=v.get("contrast", True), prompt=v.get("prompt"),
+              families=tuple(normalize(f) for f in _strings(v.get("families", []), "families")))
         for v in data["values"])
+    names = {value.value for value in values}
+    for value in values:
+        for family in value.families:
+            if family not in names or family == value.value:
+                raise VocabularyError(f"family {family!r} of {value.value!r} is not another "
+                                      f"value of slot {data['name']!r}")
     known = {k: data[k] for k in ("kind", "place", "prompt", "colored_by", "colored_prompt",
                                   "whole_prompt", "negated_name", "binds") if k in data}
     return Slot(name=data["name"], names=tuple(data.get("names", ())),

@@ -419,6 +419,29 @@ def test_a_degree_grades_both_words_it_joins(text, expected):
     assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
 
 
+def test_a_degree_grades_a_known_word_that_it_makes_a_comparative():
+    # "more plain" is the vocabulary's "less colorful": the degree reaches it across "and"
+    found = decompose("is more simple and plain", WORDS)
+    assert [(p.text, p.relative) for p in found] == [("more simple", False),
+                                                      ("less colorful", True)]
+    assert [p.text for p in decompose("is more fitted and plain", WORDS) if p.relative] == [
+        "less colorful"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a tone word after a colour says only that it is a colour (FashionIQ: "is black toned",
+    # "has a red tone to it", "brown-toned")
+    ("is longer and brown and beige toned", ["beige", "brown"]),
+    ("has a red tone to it", ["red"]),
+    ("is brown-toned, with long sleeves", ["brown", "long sleeves"]),
+    # after anything else it is what was said
+    ("is two toned", ["two toned"]),
+    ("has earth tones", ["earth tones"]),
+])
+def test_a_tone_word_after_a_colour_is_the_colour(text, expected):
+    assert sorted(p.text for p in decompose(text, WORDS) if not p.relative) == expected
+
+
 def test_an_underscore_someone_types_is_a_space_not_an_item():
     for text in ("a dress with _", "a _ dress", "a button_up shirt"):
         found = decompose(text, WORDS)

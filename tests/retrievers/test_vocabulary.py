@@ -30,6 +30,14 @@ def test_the_demo_vocabulary_knows_each_spelling_and_its_slot(said, text, slot):
     assert DEMO.canonical(text) == text  # canonical forms are fixed points
 
 
+def test_a_shade_said_with_its_family_is_the_shade():
+    # "mint green" is mint and "charcoal grey" charcoal, one colour each; two colours that are
+    # not one's family stay two ("blue green")
+    assert [(DEMO.canonical(t), DEMO.slot_of(t)) for t in ("mint green", "charcoal grey")] == [
+        ("mint", "color"), ("charcoal", "color")]
+    assert DEMO.slot_of("blue green") is None and DEMO.split("blue green") == ["blue", "green"]
+
+
 def test_slot_names_are_recognised_for_revocations():
     assert [DEMO.slot_named(t) for t in ("the colour", "any color", "pattern", "shoes")] == [
         "color", "color", "pattern", None]
@@ -117,6 +125,8 @@ def test_a_relative_extends_is_read_beside_the_file_that_names_it(tmp_path, monk
      "must be true or false"),
     ({"sentence_order": "a", "slots": [{"name": "a", "values": [{"value": "x"}]}]},
      "must be a list of strings"),
+    ({"slots": [{"name": "a", "values": [{"value": "x", "families": ["y"]}]}]},
+     "family 'y' of 'x' is not another value of slot 'a'"),
     ({"extends": 5, "slots": []}, "'extends' names a vocabulary or a file"),
     ({"extends": "photos", "slots": [{"values": []}]}, "cannot extend 'photos'"),
 ])
