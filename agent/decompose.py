@@ -107,6 +107,14 @@ _LOCATION = re.compile(
     r"(?:front|back|side|sides|chest|top|bottom|middle|center|centre|left|right|edges?|"
     r"shoulders?|waist|waistline|neckline|collar|hem|rear|toes?|heels?|corner|edge|screen)\b"
     r"(?:\s+(?:side|part|area|half))?(?:\s+of\b)?")
+# How many of a thing there are ("a group of dogs", "a bunch of bananas", "an assortment of
+# mugs"): the thing is what comes after "of", the collective is no thing of its own.
+_COLLECTIVE = re.compile(
+    r"\b(?:(?:a|an|the|this|that|some|one|another|two|three|four|five|several|many|few|"
+    r"multiple|\d+)\s+)?(?:(?:small|large|big|whole|long)\s+)?"
+    r"(?P<c>groups?|bunch(?:es)?|pairs?|couple|number|rows?|herds?|flocks?|packs?|piles?|"
+    r"stacks?|variety|assortment|collection|set|handful|pieces?|slices?|lines?|array|series|"
+    r"cluster)\s+of\s+(?P<rest>\S+(?:\s+\S+)?)")
 # The subject's own body, said with a possessive ("brushing his teeth", "a ball in its mouth",
 # "with her legs dangling"): how a thing holds itself, not a thing in the picture.
 _OWN_BODY = re.compile(
@@ -173,7 +181,7 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     # "_" is the glue of open compounds: one someone typed is a space
     clean = _LOCATION.sub(" ", _glued(_respelled(normalize(text).replace(_GLUE, " "),
                                                  vocabulary)))
-    clean = _little(_ADVERB.sub(" ", clean), vocabulary)
+    clean = _collectives(_little(_ADVERB.sub(" ", clean), vocabulary), vocabulary)
     # before the comparatives: "more fitted and colorful" compares colourfulness too
     clean, relative = _comparatives(_shared_degree(_toned(clean, vocabulary), vocabulary),
                                     vocabulary)
@@ -227,6 +235,18 @@ def _toned(text: str, vocabulary: Vocabulary) -> str:
             continue
         out.append(token)
     return " ".join(out)
+
+
+def _collectives(text: str, vocabulary: Vocabulary) -> str:
+    """Without "a group of", "a bunch of" before what they count, unless the vocabulary spells
+    the whole ("group of people" is a value of photos.json)."""
+    def drop(match: re.Match) -> str:
+        first = vocabulary.pieces([match.group("c"), "of", *match.group("rest").split()])[0]
+        if first[1] is not None and len(first[0].split()) > 2:  # a spelling goes past "of"
+            return match.group()
+        return " " + match.group("rest")
+
+    return _COLLECTIVE.sub(drop, text)
 
 
 def _shared_degree(text: str, vocabulary: Vocabulary) -> str:

@@ -442,6 +442,18 @@ def test_a_tone_word_after_a_colour_is_the_colour(text, expected):
     assert sorted(p.text for p in decompose(text, WORDS) if not p.relative) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # a collective counts the thing after "of" and is no thing of its own (ChatIR, CIRR)
+    ("a group of dogs on a beach", ["beach", "dog"]),
+    ("an assortment of coffee mugs on a counter", ["counter", "cup"]),
+    ("2 slices of pizza on a white plate", ["pizza", "white plate"]),
+    # unless the vocabulary spells the whole
+    ("a group of people on a beach", ["beach", "group of people"]),
+])
+def test_a_collective_is_not_a_thing_of_its_own(text, expected):
+    assert sorted(p.text for p in decompose(text, load_vocabulary("photos"))) == expected
+
+
 def test_an_underscore_someone_types_is_a_space_not_an_item():
     for text in ("a dress with _", "a _ dress", "a button_up shirt"):
         found = decompose(text, WORDS)
