@@ -4,8 +4,8 @@ Divide and conquer as in NDCR: "a long navy dress with white polka dots, not che
 to score as dress ∧ long ∧ navy ∧ white polka-dot ∧ ¬checked than as one sentence.
 
 The rule decomposer, in order:
-1. Whole-sentence idioms are rewritten first ("anything but X" → "not X", "X instead of Y" →
-   "X, not Y"), and so are the vocabulary's spellings that begin with a negation word ("no
+1. Whole-sentence idioms are rewritten first (a change, "replace the dog with a cat" → "a cat
+   instead of the dog"; "anything but X" → "not X"; "X instead of Y" → "X, not Y"), and so are the vocabulary's spellings that begin with a negation word ("no
    sleeves" means "sleeveless" in the demo world's): read word by word, their "no" would negate.
 2. The text is cut into chunks at commas, semicolons, full stops and "but". A chunk that is a
    revocation ("stripes are fine", "forget the color", "any color", "I don't mind checks")
@@ -167,6 +167,80 @@ _COMPOUND = re.compile(
     r"\b(?:" + "|".join(c.replace(" ", "[ -]") for c in _OPEN_COMPOUNDS) + r")\b"
     r"(?! (?:a|an|the|his|her|its|their|my|your|our|this|that)\b)")
 # Rewrites applied before chunking; each keeps the meaning but makes the rules simpler.
+# A change of one thing into another, as composed-retrieval feedback says it (CIRR: "replace
+# the dog with a cat", "hello kitty changed to water bottle", "turn the car into a truck"):
+# rewritten "<new> instead of <old>", which the idioms below read as "<new> not <old>". The
+# old thing is said between the verb and the preposition (imperative) or before a past form
+# opening its clause (passive); the new one runs to the end of the clause.
+_CLAUSE_START = (r"(?P<lead>^|(?<=[,.;:!?])\s*|\band\s+|\bthen\s+|\bplease\s+|"
+                 r"\bjust\s+)")
+_NEW = r"(?P<new>[^,.;:!?]+?)(?=\s*(?:[,.;:!?]|\band\b|\bbut\b|$))"
+# the old thing: no clause joins inside it ("change the type of animal and add two trophies
+# next to it" changes nothing into "it"), and "next to", "close to" are no change's "to"
+_OLD = r"(?P<old>(?:(?!\band\b|\bthen\b)[^,.;:!?])+?)(?<!\bnext)(?<!\bclose)"
+_CHANGES = (
+    # imperative: "replace the dog with a cat", "swap the cat for a dog"
+    re.compile(_CLAUSE_START + r"(?:replace|substitute|swap|switch|exchange|trade)\s+"
+               + _OLD + r"\s+(?:with|for|by)\s+" + _NEW),
+    # imperative: "change it from red to blue", "switch from stripes to dots"
+    re.compile(_CLAUSE_START + r"(?:change|turn|switch|go|move)\s+(?:(?:it|them|that|this|"
+               r"these|those)\s+)?from\s+" + _OLD + r"\s+(?:to|into)\s+" + _NEW),
+    # imperative: "change the dog to a cat", "turn the car into a truck"
+    re.compile(_CLAUSE_START + r"(?:change|turn|convert|transform)\s+"
+               + _OLD + r"\s+(?:to|into)\s+" + _NEW),
+    # passive or intransitive, from the clause's start: "hello kitty changed to water bottle",
+    # "the dog is replaced by a cat", "the dogs have changed to bisons"
+    re.compile(_CLAUSE_START + _OLD + r"\s+(?:(?:is|are|was|were|has|have|had|gets|got|"
+               r"should be|must be|needs to be|to be)\s+(?:been\s+)?)?"
+               r"(?:(?:changed|switched|swapped|converted|transformed)\s+(?:to|into|for|with)|"
+               r"turned\s+into|(?:replaced|substituted|swapped|exchanged)\s+(?:with|by|for))"
+               r"\s+" + _NEW),
+)
+_REPLACING = re.compile(r"\b(?:replac|substitut|swap|exchang|trad)")
+_PART_OF = re.compile(r"\s+(?:on|of|in|at)\s+")
+
+
+def _changes(text: str, vocabulary: Vocabulary) -> str:
+    """"<new> instead of <old>" for each change said (see _CHANGES), with a comma that ends
+    the negation there. What stays is not negated: a slot's name changes that slot only
+    ("change the colour of the car to red": red car; but "the church setting to a bedroom"
+    replaces the church), a part changes and not its whole ("change the design on the bottle
+    to stripes": stripes instead of design, bottle), a thing changed into the same kind of
+    thing is the new one ("the chicken plate to a pasta plate"), and a thing changed (not
+    replaced) into attributes only keeps them ("change the car to red", but "the red to
+    blue" is a value replaced)."""
+    def rewrite(match: re.Match) -> str:
+        lead, old, new = match.group("lead"), match.group("old").strip(), match.group("new")
+        words = [w for w in old.split() if w not in _DETERMINERS]
+        named = {vocabulary.slot_named(w) for w in words} - {None}
+        if named:
+            rest = [w for w in words if not vocabulary.slot_named(w) and w != "of"]
+            if rest and all(vocabulary.slot_of(w) in named for w in rest):
+                # "change the church setting to a bedroom": the slot's old value goes
+                return f"{lead}{new} instead of {' '.join(rest)},"
+            if len(new.split()) == 1:  # "change the sleeves to long": long sleeves
+                new = " ".join([new, *(w for w in words if vocabulary.slot_named(w))])
+            return f"{lead}{new}, {' '.join(rest)}," if rest else f"{lead}{new},"
+        said = [piece for piece in vocabulary.pieces(new.split()) if piece[0] not in _FUNCTION]
+        if set(words) & set(new.split()):  # the same kind of thing: "to a pasta plate"
+            return f"{lead}{new},"
+        # only attributes, for a change (a replacement replaces: "the grass with snow")
+        attributes = bool(said) and all(slot is not None and slot not in vocabulary.heads
+                                        for _, slot in said) and not _REPLACING.search(
+            match.group())
+        if attributes and not all(vocabulary.slot_of(w) in {slot for _, slot in said}
+                                  for w in words):
+            return f"{lead}{new} {old},"  # "change the car to red": a red car
+        thing, *whole = _PART_OF.split(old, maxsplit=1)
+        if whole:
+            return f"{lead}{new} instead of {thing}, {whole[0]},"
+        return f"{lead}{new} instead of {old},"
+
+    for pattern in _CHANGES:
+        text = pattern.sub(rewrite, text)
+    return text
+
+
 _IDIOMS = (
     (r"\banything but\b", "not"),
     (r"\b(?:instead of|rather than|other than)\b", "not"),
@@ -179,8 +253,8 @@ _IDIOMS = (
 def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
     # "_" is the glue of open compounds: one someone typed is a space
-    clean = _LOCATION.sub(" ", _glued(_respelled(normalize(text).replace(_GLUE, " "),
-                                                 vocabulary)))
+    clean = _LOCATION.sub(" ", _glued(_changes(_respelled(
+        normalize(text).replace(_GLUE, " "), vocabulary), vocabulary)))
     clean = _collectives(_little(_ADVERB.sub(" ", clean), vocabulary), vocabulary)
     # before the comparatives: "more fitted and colorful" compares colourfulness too
     clean, relative = _comparatives(_shared_degree(_toned(clean, vocabulary), vocabulary),
