@@ -106,7 +106,10 @@ CORRECTIONS = ("no, {right}", "{right}, not {wrong}", "not {wrong}, {right}",
                "{right}, not {wrong} pls", "not {wrong}, I want {right}",
                "should be {right} not {wrong}", "I want {right}, not {wrong}",
                "is {right}, not {wrong}", "no, it should be {right}", "no, it's {right}",
-               "{right} instead of {wrong} please", "make it {right}, not {wrong}")
+               "{right} instead of {wrong} please", "make it {right}, not {wrong}",
+               # a change, as CIRR's crowd writes it ("replace the dog with a cat")
+               "change it from {wrong} to {right}", "replace {wrong} with {right}",
+               "switch from {wrong} to {right}", "{wrong} should be changed to {right}")
 CORRECTIONS_COLOR = ("no, I want it in {right}", "in {right}, not {wrong}",
                      "could you show me ones in {right}, not {wrong}", "{right} pls, not {wrong}")
 REJECT_ONE = ("not {r}", "no to {r}", "{r} is wrong", "#{r} isn't it", "not the {o} one",

@@ -20,7 +20,7 @@ DEV_SET = Path(__file__).parent.parent / "data" / "dialogue_dev.jsonl"
 # Labelled the same way from other sentences after the rules were tuned on DEV_SET, and never
 # tuned on: its rate is the honest one (tests/data/README.md)
 HELD_OUT = Path(__file__).parent.parent / "data" / "dialogue_heldout.jsonl"
-FLOOR = 0.89  # measured 0.904 (320 of 354) on 2026-12-03
+FLOOR = 0.91  # measured 0.918 (325 of 354) on 2026-12-03
 SIGN = {1: "+", -1: "-", 0: "0"}
 
 
