@@ -103,7 +103,8 @@ class GraphOptions:
 
 def timed(name: str, fn: Callable[..., dict], first: bool = False):
     """The node `name` running fn, with its seconds in the state's timings. A node that runs
-    several steps (search = retrieve + rerank + respond) reports its steps' own timings."""
+    several steps (interpret, then decompose, remember and the search steps) reports each
+    step's own timing."""
     wants_config = "config" in inspect.signature(fn).parameters
 
     def node(state: TurnState, config: RunnableConfig) -> dict:
