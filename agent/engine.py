@@ -309,8 +309,8 @@ def diversify(order: np.ndarray, scores: np.ndarray, looks: np.ndarray, k: int,
     open_[0] = False
     chosen = [0]
     while open_.any() and len(chosen) < k:
-        gain = np.where(open_, scores[:size] - weight * closest, -np.inf)
-        pick = int(np.argmax(gain))
+        left = np.flatnonzero(open_)  # among these only, even where every gain is -inf
+        pick = int(left[np.argmax(scores[left] - weight * closest[left])])
         chosen.append(pick)
         open_[pick] = False
         closest = np.maximum(closest, looks @ looks[pick])

@@ -119,3 +119,9 @@ def test_a_page_that_meets_no_request_in_full_is_told_in_the_vocabularys_words()
         "No item, not striped; closest first.")
     assert engine.unmatched_notice(state(), [[], []]) is None  # nothing asked, nothing missed
     assert engine.unmatched_notice(request, []) is None  # no evidence (no rerank): no verdict
+
+
+def test_the_varied_page_never_repeats_a_result_even_when_every_score_is_minus_infinity():
+    looks = np.eye(5, dtype=np.float32)
+    page = diversify(np.arange(5), np.full(5, -np.inf), looks, k=5, weight=0.3, margin=1.0)
+    assert sorted(page.tolist()) == [0, 1, 2, 3, 4]
