@@ -171,69 +171,105 @@ _COMPOUND = re.compile(
 # the dog with a cat", "hello kitty changed to water bottle", "turn the car into a truck"):
 # rewritten "<new> instead of <old>", which the idioms below read as "<new> not <old>". The
 # old thing is said between the verb and the preposition (imperative) or before a past form
-# opening its clause (passive); the new one runs to the end of the clause.
-_CLAUSE_START = (r"(?P<lead>^|(?<=[,.;:!?])\s*|\band\s+|\bthen\s+|\bplease\s+|"
-                 r"\bjust\s+)")
-_NEW = r"(?P<new>[^,.;:!?]+?)(?=\s*(?:[,.;:!?]|\band\b|\bbut\b|$))"
+# opening its clause (passive); the new one runs to the end of the clause, or to an "and"
+# that starts something else ("... and add a ball", "... and a ball"; not "black and white").
+_CLAUSE_START = (r"(?P<lead>^|(?<=[,.;:!?])\s*|\band\s+|\bthen\s+|\bplease\s+|\bjust\s+|"
+                 r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?|"
+                 r"\bi\s+(?:want|need|would like|'d like)\s+(?:you\s+)?to\s+|\blet's\s+)")
+# words after "to" that make it a verb's, not a change's: "change the dress to be longer",
+# "turn the car to face left", "change the top to include a collar"
+_VERBISH = "|".join(sorted(BASES | {"be", "have", "include", "show", "face", "look", "make",
+                                    "feature", "contain", "appear", "become", "get", "keep",
+                                    "wear", "hold", "sit", "stand", "lie", "go", "fit"}))
+_NEW = (r"(?!(?:" + _VERBISH + r")\b)(?P<new>[^,.;:!?]+?)(?=\s*(?:[,.;:!?]|\bbut\b|$|"
+        r"\band\s+(?:(?:then|also)\s+)?(?:" + _VERBISH
+        + r"|is|are|was|were|has|have|had|a|an|the|its|their|his|her|some|it|they|there)\b))")
 # the old thing: no clause joins inside it ("change the type of animal and add two trophies
 # next to it" changes nothing into "it"), and "next to", "close to" are no change's "to"
-_OLD = r"(?P<old>(?:(?!\band\b|\bthen\b)[^,.;:!?])+?)(?<!\bnext)(?<!\bclose)"
+_OLD = (r"(?!(?:to|into|from)\b)(?P<old>(?:(?!\band\b|\bthen\b)[^,.;:!?])+?)"
+        r"(?<!\bnext)(?<!\bclose)")
 _CHANGES = (
-    # imperative: "replace the dog with a cat", "swap the cat for a dog"
-    re.compile(_CLAUSE_START + r"(?:replace|substitute|swap|switch|exchange|trade)\s+"
+    # imperative: "replace the dog with a cat", "swap the cat for a dog" ("substitute a cat
+    # for the dog" goes the other way round, and "swap in" too: neither is read)
+    re.compile(_CLAUSE_START + r"(?:replace|swap|switch|exchange|trade)\s+(?!in\b)"
                + _OLD + r"\s+(?:with|for|by)\s+" + _NEW),
-    # imperative: "change it from red to blue", "switch from stripes to dots"
-    re.compile(_CLAUSE_START + r"(?:change|turn|switch|go|move)\s+(?:(?:it|them|that|this|"
-               r"these|those)\s+)?from\s+" + _OLD + r"\s+(?:to|into)\s+" + _NEW),
+    # imperative with "from": "change it from red to blue", "change the dress from red to
+    # blue", "switch from stripes to dots"
+    re.compile(_CLAUSE_START + r"(?:change|turn|switch|go|move)\s+(?:(?P<what>[^,.;:!?]+?)\s+)?"
+               r"from\s+" + _OLD + r"\s+(?:to|into)\s+" + _NEW),
     # imperative: "change the dog to a cat", "turn the car into a truck"
     re.compile(_CLAUSE_START + r"(?:change|turn|convert|transform)\s+"
                + _OLD + r"\s+(?:to|into)\s+" + _NEW),
     # passive or intransitive, from the clause's start: "hello kitty changed to water bottle",
-    # "the dog is replaced by a cat", "the dogs have changed to bisons"
-    re.compile(_CLAUSE_START + _OLD + r"\s+(?:(?:is|are|was|were|has|have|had|gets|got|"
-               r"should be|must be|needs to be|to be)\s+(?:been\s+)?)?"
-               r"(?:(?:changed|switched|swapped|converted|transformed)\s+(?:to|into|for|with)|"
-               r"turned\s+into|(?:replaced|substituted|swapped|exchanged)\s+(?:with|by|for))"
-               r"\s+" + _NEW),
+    # "the dog is replaced by a cat", "the dogs have changed to bisons" (not after "who",
+    # "that": "a man who switched to a bike")
+    re.compile(_CLAUSE_START + _OLD + r"(?<!\bwho)(?<!\bthat)(?<!\bwhich)"
+               r"\s+(?:(?:is|are|was|were|has|have|had|gets|got|should be|must be|needs to be|"
+               r"to be)\s+(?:been\s+)?)?"
+               r"(?:changed\s+(?:to|into)|switched\s+to|converted\s+(?:to|into)|"
+               r"(?:transformed|turned)\s+into|replaced\s+(?:with|by)|"
+               r"(?:swapped|exchanged)\s+for)\s+" + _NEW),
 )
-_REPLACING = re.compile(r"\b(?:replac|substitut|swap|exchang|trad)")
-_PART_OF = re.compile(r"\s+(?:on|of|in|at)\s+")
+_REPLACING = re.compile(r"\b(?:replac|swap|exchang|trad)")
+# Nouns that name a property of a thing rather than a thing: "change the size of the dog to
+# small" changes the size, and the dog stays
+_ASPECTS = frozenset("""
+number amount size shape lighting light angle view perspective mood fabric material texture
+fit type kind sort breed species design print pose expression position direction orientation
+""".split())  # noqa: SIM905 (a word list reads better as text)
+# words of a new thing that point back at the old one: "change the dog to a bigger one"
+_SAME_THING = frozenset({"one", "ones", "different", "another", "other", "similar"})
 
 
 def _changes(text: str, vocabulary: Vocabulary) -> str:
     """"<new> instead of <old>" for each change said (see _CHANGES), with a comma that ends
-    the negation there. What stays is not negated: a slot's name changes that slot only
-    ("change the colour of the car to red": red car; but "the church setting to a bedroom"
-    replaces the church), a part changes and not its whole ("change the design on the bottle
-    to stripes": stripes instead of design, bottle), a thing changed into the same kind of
-    thing is the new one ("the chicken plate to a pasta plate"), and a thing changed (not
-    replaced) into attributes only keeps them ("change the car to red", but "the red to
-    blue" is a value replaced)."""
+    the negation there. With "from" the old value always goes ("change the dress from red to
+    blue"). Otherwise what stays is not negated: a slot's or a property's name changes that
+    only ("change the colour of the car to red": red car; but "the church setting to a
+    bedroom" replaces the church), a part on a thing changes and not the thing ("the design on
+    the bottle to stripes"), a thing changed into the same kind of thing is the new one ("the
+    puppy to a dog", "the chicken plate to a pasta plate", "to a bigger one" keeps the old
+    one too), and a thing changed (not replaced) into attributes keeps them ("change the car
+    to red"; "the red car to blue" is a blue car, not red)."""
     def rewrite(match: re.Match) -> str:
         lead, old, new = match.group("lead"), match.group("old").strip(), match.group("new")
         words = [w for w in old.split() if w not in _DETERMINERS]
-        named = {vocabulary.slot_named(w) for w in words} - {None}
-        if named:
-            rest = [w for w in words if not vocabulary.slot_named(w) and w != "of"]
-            if rest and all(vocabulary.slot_of(w) in named for w in rest):
+        if match.re is _CHANGES[1]:
+            what = [w for w in (match.group("what") or "").split()
+                    if w not in _DETERMINERS and w not in _FUNCTION
+                    and not vocabulary.slot_named(w) and w not in _ASPECTS]
+            return f"{lead}{new} instead of {old}," + (f" {' '.join(what)}," if what else "")
+        aspects = [w for w in words if vocabulary.slot_named(w) or w in _ASPECTS]
+        if aspects:
+            slots = {vocabulary.slot_named(w) for w in aspects} - {None}
+            rest = [w for w in words if w not in aspects and w != "of"]
+            if rest and slots and all(vocabulary.slot_of(w) in slots for w in rest):
                 # "change the church setting to a bedroom": the slot's old value goes
                 return f"{lead}{new} instead of {' '.join(rest)},"
-            if len(new.split()) == 1:  # "change the sleeves to long": long sleeves
-                new = " ".join([new, *(w for w in words if vocabulary.slot_named(w))])
+            if len(new.split()) == 1 and slots:  # "change the sleeves to long": long sleeves
+                new = " ".join([new, *(w for w in aspects if vocabulary.slot_named(w))])
             return f"{lead}{new}, {' '.join(rest)}," if rest else f"{lead}{new},"
-        said = [piece for piece in vocabulary.pieces(new.split()) if piece[0] not in _FUNCTION]
-        if set(words) & set(new.split()):  # the same kind of thing: "to a pasta plate"
-            return f"{lead}{new},"
+        new_words = new.split()
+        meant = {vocabulary.canonical(w) for w in [*words, " ".join(words)]}
+        if meant & {vocabulary.canonical(w) for w in [*new_words, new]} - _FUNCTION:
+            return f"{lead}{new},"  # the same kind of thing: "to a pasta plate", "to a dog"
+        said = [piece for piece in vocabulary.pieces(new_words)
+                if piece[0] not in _FUNCTION and piece[0] not in _SAME_THING]
+        new_slots = {slot for _, slot in said}
         # only attributes, for a change (a replacement replaces: "the grass with snow")
-        attributes = bool(said) and all(slot is not None and slot not in vocabulary.heads
-                                        for _, slot in said) and not _REPLACING.search(
-            match.group())
-        if attributes and not all(vocabulary.slot_of(w) in {slot for _, slot in said}
-                                  for w in words):
-            return f"{lead}{new} {old},"  # "change the car to red": a red car
-        thing, *whole = _PART_OF.split(old, maxsplit=1)
-        if whole:
-            return f"{lead}{new} instead of {thing}, {whole[0]},"
+        if (said and all(slot is not None and slot not in vocabulary.heads for slot in new_slots)
+                and not _REPLACING.search(match.group())):
+            kept = [w for w in words if vocabulary.slot_of(w) not in new_slots]
+            gone = [w for w in words if vocabulary.slot_of(w) in new_slots]
+            if kept:  # "change the car to red": a red car; "the red car to a blue one": not red
+                new = " ".join(w for w in new_words if w not in _SAME_THING)
+                return (f"{lead}{new} {' '.join(kept)}"
+                        + (f" instead of {' '.join(gone)}," if gone else ","))
+        if new_words[-1] in ("one", "ones") or set(new_words) & (_SAME_THING - {"one", "ones"}):
+            return f"{lead}{new}, {old},"  # "change the dog to a bigger one": still a dog
+        thing, on, whole = old.partition(" on ")
+        if on and not _LOCATION.match(f"on {whole}"):
+            return f"{lead}{new} instead of {thing}, {whole},"
         return f"{lead}{new} instead of {old},"
 
     for pattern in _CHANGES:

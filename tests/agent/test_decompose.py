@@ -478,11 +478,33 @@ def test_a_change_of_one_thing_into_another(text, expected):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
+    # found in review: none of these may refuse what the person still wants
+    ("replace the puppy with a dog", ["+dog"]),  # the same animal by another word
+    ("change the man to be smiling", ["+man"]),  # "to" before a verb is the verb's
+    ("change the top to include a collar", ["+collar", "+top"]),
+    ("replace the man on the left with a woman", ["+woman", "-man"]),  # no "+left"
+    ("change the color from red to blue", ["+blue", "-red"]),  # "from": the old value goes
+    ("change it from day to night", ["+night", "-day"]),
+    ("change the red car to a blue one", ["+blue", "+car", "-red"]),
+    ("change the dog to a bigger one", ["+bigger", "+dog"]),
+    ("change the number of dogs to three", ["+dog", "+three"]),
+    ("replace the dog with a black and white cat", ["+black white cat", "-dog"]),
+    ("a man who switched to a bike", ["+bicycle", "+man", "+switched"]),  # a description
+    ("can you replace the dog with a cat?", ["+cat", "-dog"]),
+])
+def test_a_change_keeps_what_the_person_still_wants(text, expected):
+    found = decompose(text, load_vocabulary("photos"))
+    assert sorted(("+" if p.polarity > 0 else "-") + p.text for p in found) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
     ("change the red to blue", ["+blue", "-red"]),
     ("change it from red to blue", ["+blue", "-red"]),
     ("switch from stripes to dots", ["+polka-dot", "-striped"]),
     ("change the skirt to a dress", ["+dress", "-skirt"]),
     ("change the sleeves to long", ["+long sleeves"]),
+    ("change the dress from red to blue", ["+blue", "+dress", "-red"]),
+    ("change the dress to be longer", ["+dress", "+longer"]),  # "longer": a comparative
 ])
 def test_a_change_of_one_value_into_another(text, expected):
     found = decompose(text, WORDS)
