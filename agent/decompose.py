@@ -332,19 +332,25 @@ _TONE_WORDS = frozenset({"toned", "tone", "tones", "hued", "tinted", "tint"})
 def _toned(text: str, vocabulary: Vocabulary) -> str:
     """Without a tone word right after a colour: "brown and beige toned" is brown and beige,
     "a blue-toned top" blue. After anything else it stays ("two toned", "earth tones")."""
-    colours = {s.colored_by for s in vocabulary.slots if s.colored_by}
+    colours = _colour_slots(vocabulary)
     out: list[str] = []
     for token in text.split():
-        colour, dash, tone = token.partition("-")
-        if dash and tone.rstrip(",.;:!?") in _TONE_WORDS and vocabulary.slot_of(colour) in colours:
-            out.append(colour + tone[len(tone.rstrip(",.;:!?")):])
-            continue
-        if (token.rstrip(",.;:!?") in _TONE_WORDS and out
-                and vocabulary.slot_of(out[-1]) in colours):
-            out[-1] += token[len(token.rstrip(",.;:!?")):]  # keep the punctuation
-            continue
-        out.append(token)
+        bare = token.rstrip(",.;:!?")
+        punctuation = token[len(bare):]  # kept: it may end a negation or a list
+        colour, dash, tone = bare.partition("-")
+        if dash and tone in _TONE_WORDS and vocabulary.slot_of(colour) in colours:
+            out.append(colour + punctuation)
+        elif bare in _TONE_WORDS and out and vocabulary.slot_of(out[-1]) in colours:
+            out[-1] += punctuation
+        else:
+            out.append(token)
     return " ".join(out)
+
+
+@functools.lru_cache(maxsize=8)
+def _colour_slots(vocabulary: Vocabulary) -> frozenset[str]:
+    """The slots whose values colour another slot's ("color" colours the pattern)."""
+    return frozenset(s.colored_by for s in vocabulary.slots if s.colored_by)
 
 
 def _collectives(text: str, vocabulary: Vocabulary) -> str:
@@ -407,7 +413,7 @@ def _shared_colours(text: str, vocabulary: Vocabulary) -> str:
     cat" is one cat of both colours ("black white cat"), not something black beside a white cat.
     Only where things are bound to their attributes (several things named); with one thing
     every colour is that thing's anyway."""
-    colours = {s.colored_by for s in vocabulary.slots if s.colored_by}
+    colours = _colour_slots(vocabulary)
     if not colours:
         return text
     tokens = text.split()
