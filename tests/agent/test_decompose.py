@@ -456,59 +456,59 @@ def test_a_collective_is_not_a_thing_of_its_own(text, expected):
 
 @pytest.mark.parametrize(("text", "expected"), [
     # a change of one thing into another wants the new one and not the old (CIRR's feedback)
-    ("replace the dog with a cat", ["+cat", "-dog"]),
-    ("change the dog to a cat", ["+cat", "-dog"]),
-    ("swap the cat for a dog", ["+dog", "-cat"]),
-    ("the car has been changed to a truck", ["+truck", "-car"]),
+    ("replace the dog with a cat", ["cat", "-dog"]),
+    ("change the dog to a cat", ["cat", "-dog"]),
+    ("swap the cat for a dog", ["dog", "-cat"]),
+    ("the car has been changed to a truck", ["truck", "-car"]),
     # the old thing is negated only to the clause's end
-    ("replace the dog with a black cat and add a ball", ["+ball", "+black cat", "-dog"]),
+    ("replace the dog with a black cat and add a ball", ["ball", "black cat", "-dog"]),
     # a slot's name as the old thing changes the slot only; so do attributes alone, and a
     # thing changed into its own kind stays
-    ("change the color of the car to red", ["+car", "+red"]),
-    ("change the car to red", ["+car", "+red"]),
-    ("change the bathroom to a bathroom with a bathtub", ["+bathroom", "+bathtub"]),
+    ("change the color of the car to red", ["car", "red"]),
+    ("change the car to red", ["car", "red"]),
+    ("change the bathroom to a bathroom with a bathtub", ["bathroom", "bathtub"]),
     # a part changes, not its whole
-    ("change the logo on the bottle to a star", ["+bottle", "+star", "-logo"]),
+    ("change the logo on the bottle to a star", ["bottle", "star", "-logo"]),
     # a turn of the body is no change of thing
-    ("a woman turned to face the camera", ["+camera", "+face", "+woman turned"]),
+    ("a woman turned to face the camera", ["camera", "face", "woman turned"]),
 ])
 def test_a_change_of_one_thing_into_another(text, expected):
     found = decompose(text, load_vocabulary("photos"))
-    assert sorted(("+" if p.polarity > 0 else "-") + p.text for p in found) == expected
+    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     # found in review: none of these may refuse what the person still wants
-    ("replace the puppy with a dog", ["+dog"]),  # the same animal by another word
-    ("change the man to be smiling", ["+man"]),  # "to" before a verb is the verb's
-    ("change the top to include a collar", ["+collar", "+top"]),
-    ("replace the man on the left with a woman", ["+woman", "-man"]),  # no "+left"
-    ("change the color from red to blue", ["+blue", "-red"]),  # "from": the old value goes
-    ("change it from day to night", ["+night", "-day"]),
-    ("change the red car to a blue one", ["+blue", "+car", "-red"]),
-    ("change the dog to a bigger one", ["+bigger", "+dog"]),
-    ("change the number of dogs to three", ["+dog", "+three"]),
-    ("replace the dog with a black and white cat", ["+black white cat", "-dog"]),
-    ("a man who switched to a bike", ["+bicycle", "+man", "+switched"]),  # a description
-    ("can you replace the dog with a cat?", ["+cat", "-dog"]),
+    ("replace the puppy with a dog", ["dog"]),  # the same animal by another word
+    ("change the man to be smiling", ["man"]),  # "to" before a verb is the verb's
+    ("change the top to include a collar", ["collar", "top"]),
+    ("replace the man on the left with a woman", ["woman", "-man"]),  # no "left"
+    ("change the color from red to blue", ["blue", "-red"]),  # "from": the old value goes
+    ("change it from day to night", ["night", "-day"]),
+    ("change the red car to a blue one", ["blue", "car", "-red"]),
+    ("change the dog to a bigger one", ["bigger", "dog"]),
+    ("change the number of dogs to three", ["dog", "three"]),
+    ("replace the dog with a black and white cat", ["black white cat", "-dog"]),
+    ("a man who switched to a bike", ["bicycle", "man", "switched"]),  # a description
+    ("can you replace the dog with a cat?", ["cat", "-dog"]),
 ])
 def test_a_change_keeps_what_the_person_still_wants(text, expected):
     found = decompose(text, load_vocabulary("photos"))
-    assert sorted(("+" if p.polarity > 0 else "-") + p.text for p in found) == expected
+    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("change the red to blue", ["+blue", "-red"]),
-    ("change it from red to blue", ["+blue", "-red"]),
-    ("switch from stripes to dots", ["+polka-dot", "-striped"]),
-    ("change the skirt to a dress", ["+dress", "-skirt"]),
-    ("change the sleeves to long", ["+long sleeves"]),
-    ("change the dress from red to blue", ["+blue", "+dress", "-red"]),
-    ("change the dress to be longer", ["+dress", "+longer"]),  # "longer": a comparative
+    ("change the red to blue", ["blue", "-red"]),
+    ("change it from red to blue", ["blue", "-red"]),
+    ("switch from stripes to dots", ["polka-dot", "-striped"]),
+    ("change the skirt to a dress", ["dress", "-skirt"]),
+    ("change the sleeves to long", ["long sleeves"]),
+    ("change the dress from red to blue", ["blue", "dress", "-red"]),
+    ("change the dress to be longer", ["dress", "longer"]),  # "longer": a comparative
 ])
 def test_a_change_of_one_value_into_another(text, expected):
     found = decompose(text, WORDS)
-    assert sorted(("+" if p.polarity > 0 else "-") + p.text for p in found) == expected
+    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
 
 
 def test_an_underscore_someone_types_is_a_space_not_an_item():
