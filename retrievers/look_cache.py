@@ -39,12 +39,8 @@ class LookCache:
         self._read = read  # ids -> one look per id, in the order asked (zeros where none)
         self._kept = kept
         self._row: dict[int, int] = {}  # image id -> its row of _rows
-        self._rows = np.zeros((0, 0), np.float32)  # the kept looks; grows to `kept` rows
-        self._ids = np.zeros(0, np.int64)  # the image id of each row (-1: free)
-        self._used = np.zeros(0, np.int64)  # when each row was last asked for (a count of asks)
-        self._clock = 0
-        self._fresh = 0  # rows from here on were never written
-        self._free: list[int] = []  # rows written once and free again
+        self._clock = 0  # asks counted so far, what _used is measured in
+        self.clear()
 
     def __len__(self) -> int:
         return len(self._row)
@@ -78,12 +74,7 @@ class LookCache:
         """Keep newly read looks in free rows, else in the rows used longest ago (never in a
         row this ask used: `busy`)."""
         if self._rows.shape[1] != looks.shape[1]:
-            # all `kept` rows at once: np.zeros takes pages the system only backs once written
-            self._rows = np.zeros((self._kept, looks.shape[1]), np.float32)
-            self._ids = np.full(self._kept, -1, np.int64)
-            self._used = np.zeros(self._kept, np.int64)
-            self._row.clear()
-            self._fresh, self._free = 0, []
+            self.clear(width=looks.shape[1])
         fresh = min(len(ids), self._kept - self._fresh)
         free = np.concatenate([np.asarray(self._free, np.int64),
                                np.arange(self._fresh, self._fresh + fresh, dtype=np.int64)])
@@ -95,7 +86,7 @@ class LookCache:
             # a tenth at a time: the partition over every kept row is paid once per ~10,000
             # new looks rather than at every ask once the cache is full
             want = min(max(len(ids) - len(free), self._kept // 10),
-                       len(used) - len(free) - len(busy))
+                       len(used) - len(free) - len(np.unique(busy)))
             if want > 0:
                 old = np.argpartition(used, want - 1)[:want]
                 for image_id in self._ids[old].tolist():
@@ -110,8 +101,12 @@ class LookCache:
         self._used[at] = [asked[i] for i in ids[:n]]
         self._row.update(zip(ids[:n], at.tolist()))
 
-    def clear(self) -> None:
+    def clear(self, width: int = 0) -> None:
+        """Keep nothing; with a width, room for `kept` looks that wide, allocated at once
+        (np.zeros takes pages the system only backs once written)."""
         self._row.clear()
-        self._rows = np.zeros((0, 0), np.float32)
-        self._ids = np.zeros(0, np.int64)
-        self._used = np.zeros(0, np.int64)
+        self._rows = np.zeros((self._kept if width else 0, width), np.float32)  # the looks
+        self._ids = np.full(len(self._rows), -1, np.int64)  # each row's image id (-1: free)
+        self._used = np.zeros(len(self._rows), np.int64)  # when each row was last asked for
+        self._fresh = 0  # rows from here on were never written
+        self._free: list[int] = []  # rows written once and free again
