@@ -81,8 +81,8 @@ class TurnState(TypedDict, total=False):
     texts: list[str]  # every turn's text, kept only for the "concat" ablation
     turn: dict | None  # the interpreted request: liked/disliked image ids, reference, reset, text
     propositions: list[dict]  # [{"text", "polarity"}] from the decomposer
-    candidates: list[int]  # first-stage ids (FAISS order)
-    scores: list[float]  # their first-stage scores
+    candidates: list[int]  # the page's ids, best first
+    scores: list[float]  # their scores
     evidence: list[list[float]]  # the page's per-constraint probabilities (rerank.py), rounded
     reply: dict  # {"results": [{rank, id, score}], "summary", "message"}
     message: str | None  # a problem to tell the user instead of searching
@@ -278,11 +278,12 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         config = engine.config
         want = max(options.k, config.candidates if config.rerank else options.k)
         ids, scores, vectors = engine.retrieve(memory_of(state), want)
-        return {"candidates": ids.tolist(), "scores": scores.tolist(), "_vectors": vectors}
+        # handed to rerank in the same node as arrays: only the page becomes state
+        return {"_candidates": ids, "_scores": scores, "_vectors": vectors}
 
     def do_rerank(state: TurnState) -> dict:
-        ids = np.asarray(state["candidates"], np.int64)
-        scores = np.asarray(state["scores"], np.float32)
+        ids = np.asarray(state["_candidates"], np.int64)
+        scores = np.asarray(state["_scores"], np.float32)
         evidence = np.zeros((len(ids), 0), np.float32)  # none without the reranker
         if engine.config.rerank and len(ids):
             ids, scores, evidence = engine.rank_with_evidence(memory_of(state), ids, scores,
