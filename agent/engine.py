@@ -220,7 +220,8 @@ class Engine:
         """
         if vectors is None:
             vectors = self.library.vectors(ids)
-        compared = bool(state.liked or state.disliked or state.reference is not None)
+        compared = bool(state.liked or state.disliked or state.reference is not None
+                        or state.choices)
         looks = self.library.appearance(ids) if compared and self.config.look > 0 else None
         features = vectors if looks is None else self._combine(vectors, looks)
         final, evidence = self.rerank_with_evidence(state, ids, first_stage, vectors, features)
@@ -272,6 +273,8 @@ class Engine:
                        if state.reference is not None else None),
             liked_weights=self.config.liked_decay ** np.arange(len(state.liked))[::-1]
             if state.liked else None,
+            choices=tuple((self.image_features([c.picked])[0], self.image_features(c.over))
+                          for c in state.choices),
         )
         scorer = self.scorer or ContrastScorer(self.encoder, self.config.weights.temperature)
         reranker = SoftLogicReranker(scorer, self.config.weights)

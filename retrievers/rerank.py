@@ -15,6 +15,16 @@ is not. Decisions:
 - Liked images pull by their mean cosine, disliked ones push by their largest cosine (one
   near-duplicate of a rejected image is enough to be unwanted), and a reference image ("like 4
   but green") pulls by cosine with its own weight.
+- A like made out of a page is also a choice over the rest of that page (PicHunter's user
+  model): a person who has an image in mind picks the result most like it, so a candidate
+  counts as the one in mind by the log-probability that it would have made them pick what
+  they picked: a softmax of its similarities to the picked image and to each image passed
+  over (`_choice`). The pull alone ranks by nearness to the pick; the choice also ranks down
+  a candidate that is nearer to an image passed over, which is most of what tells look-alikes
+  (same attributes, other picture) apart. Measured with the simulated shopper (200 episodes,
+  seeds 0 / 2; Hits@10 at turns 5 / 10, found at top 1 by turn 10): without 0.835 / 0.98 /
+  0.975 and 0.865 / 0.985 / 0.935; weight 1, temperature 0.1: 0.85 / 0.99 / 0.985 and 0.86 /
+  0.995 / 0.985. Weights 0.5-2 and temperatures 0.05-0.2 all land within 0.02 of that.
 - The first-stage score (the fused query's cosine) stays in the sum with a small weight, which
   breaks ties among images that satisfy every proposition.
 - The per-proposition probabilities are also the *evidence* of each result ("why is this
@@ -65,6 +75,8 @@ class RerankWeights:
     liked: float = 8.0  # per unit of (recency-weighted) mean similarity to liked images
     disliked: float = 1.0  # per unit of max similarity to disliked images (subtracted)
     reference: float = 2.0  # per unit of similarity to the reference image of "like #k but"
+    choice: float = 1.0  # per unit of log-probability of each choice made out of a page
+    choice_temperature: float = 0.1  # similarity scale of that softmax
     first_stage: float = 2.0  # per unit of cosine to the fused query
     floor: float = 1e-4  # probabilities are clipped here so one log cannot dominate
 
@@ -75,6 +87,8 @@ class ImageTerms:
     disliked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     reference: np.ndarray | None = None  # one vector
     liked_weights: np.ndarray | None = None  # one weight per liked image (None: equal)
+    # per choice out of a page: (picked image's vector, (n_over, dim) the images passed over)
+    choices: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
 class TextEncoder(Protocol):
@@ -160,9 +174,20 @@ class SoftLogicReranker:
             total -= w.disliked * _rejection(seen @ images.disliked.T, evidence)
         if images.reference is not None:
             total += w.reference * (seen @ images.reference)
+        for picked, over in images.choices:
+            total += w.choice * _choice(seen, picked, over, w.choice_temperature)
         if first_stage is not None:
             total += w.first_stage * first_stage
         return total, evidence
+
+
+def _choice(seen: np.ndarray, picked: np.ndarray, over: np.ndarray,
+            temperature: float) -> np.ndarray:
+    """Per candidate, log P(the person picks `picked` out of it and `over` | the candidate is
+    the image in mind): a softmax over the page of the candidate's similarities to each."""
+    logits = np.concatenate([(seen @ picked)[:, None], seen @ over.T], axis=1) / temperature
+    top = logits.max(axis=1)
+    return logits[:, 0] - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
 
 
 def _rejection(similarity: np.ndarray, evidence: np.ndarray) -> np.ndarray:

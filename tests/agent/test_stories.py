@@ -90,3 +90,14 @@ def test_removing_a_constraint_changes_the_results(agent):
     reply = session.remove_constraint("purple")
     assert reply.summary == "jacket"
     assert len({m["color"] for m in metas(agent, reply)}) >= 3
+
+
+def test_more_like_6_remembers_six_was_picked_over_the_rest_of_the_page(agent):
+    session = agent.new_session()
+    page = [r.id for r in session.say("trousers").results]
+    session.say("more like 6")
+    (choice,) = session.state.choices
+    assert choice.picked == page[5]
+    assert choice.over == tuple(page[:5] + page[6:])
+    session.say("undo")  # the choice goes with the turn that made it
+    assert session.state.choices == ()

@@ -7,6 +7,7 @@ import pytest
 
 from memory.cascade import (
     BadPolarity,
+    Choice,
     Constraint,
     NoSuchConstraint,
     QueryState,
@@ -295,3 +296,40 @@ def test_a_colour_added_to_a_coloured_pattern_is_the_garments_own():
     # "white stripes" then "make it orange": an orange garment with white stripes
     assert labels(talk(["dress", "white striped"], ["orange"])) == [
         "dress", "white striped", "orange"]
+
+
+# --- a like out of a page is a choice over the rest of it -----------------------------------------
+
+
+def test_liking_3_of_the_page_records_it_was_picked_over_the_others():
+    state = record_shown(talk(["dress"]), [101, 102, 103, 104])
+    state = apply_turn(state, vocabulary=WORDS, propositions=[], liked=[103])
+    assert state.choices == (Choice(picked=103, over=(101, 102, 104)),)
+
+
+def test_two_picked_together_are_each_picked_over_the_rest_not_over_each_other():
+    state = record_shown(QueryState(), [1, 2, 3, 4])
+    state = apply_turn(state, vocabulary=WORDS, propositions=[], liked=[2, 4])
+    assert state.choices == (Choice(picked=2, over=(1, 3)), Choice(picked=4, over=(1, 3)))
+
+
+def test_a_like_of_an_image_not_on_the_page_is_no_choice():
+    state = record_shown(QueryState(), [1, 2, 3])
+    state = apply_turn(state, vocabulary=WORDS, propositions=[], liked=[99])
+    assert (state.liked, state.choices) == ((99,), ())
+
+
+def test_rejecting_the_picked_image_later_keeps_the_choice_and_a_reset_forgets_it():
+    state = record_shown(QueryState(), [1, 2, 3])
+    state = apply_turn(state, vocabulary=WORDS, propositions=[], liked=[3])
+    state = record_shown(state, [3, 5, 6])  # it rose to the top: "close, but not the one"
+    state = apply_turn(state, vocabulary=WORDS, propositions=[], disliked=[3])
+    assert (state.liked, state.disliked) == ((), (3,))
+    assert state.choices == (Choice(picked=3, over=(1, 2)),)
+    assert say(state, "skirt", reset=True).choices == ()
+
+
+def test_choices_round_trip_through_json():
+    state = apply_turn(record_shown(QueryState(), [7, 8, 9]), vocabulary=WORDS,
+                       propositions=[], liked=[8])
+    assert QueryState.from_dict(json.loads(json.dumps(state.to_dict()))) == state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from retrievers.rerank import (
@@ -144,3 +145,24 @@ def test_rejecting_one_image_that_fits_pushes_its_lookalikes_not_every_one_that_
     assert order[0] == "red dress, other look"
     assert order.index("its twin in looks") > order.index("red dress, other look")
     assert order[-1] == "blue dress"  # rejecting a red one does not make blue wanted
+
+
+def test_a_pick_out_of_a_page_prefers_images_nearer_it_than_the_ones_passed_over():
+    # "3 is closer": the person picked 3 over 5. Two candidates are as near 3 as each other,
+    # but one lies towards 5, which they passed over; the image in mind is the other side.
+    def at(degrees):
+        a = np.radians(degrees)
+        return np.array([np.cos(a), np.sin(a)], np.float32)
+
+    picked, passed_over = at(0), at(60)
+    names = ["towards 5", "away from 5"]  # a tie would keep this order
+    candidates = np.stack([at(25), at(-25)])
+    reranker = SoftLogicReranker(ContrastScorer(WordEncoder(), temperature=10.0),
+                                 RerankWeights(first_stage=0.0))
+
+    pulled = reranker.scores(candidates, [], ImageTerms(liked=picked[None]))
+    assert pulled[0] == pytest.approx(pulled[1])  # nearness to the pick alone cannot tell
+
+    chosen = reranker.scores(candidates, [], ImageTerms(liked=picked[None],
+                                                        choices=((picked, passed_over[None]),)))
+    assert [names[i] for i in np.argsort(-chosen)] == ["away from 5", "towards 5"]
