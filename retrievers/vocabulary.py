@@ -368,6 +368,11 @@ class Vocabulary:
         i = 0
         while i < len(pieces):
             spelling, slot = pieces[i]
+            listed = self._listed_before_pattern(pieces, i)
+            if listed:
+                colours, i, noun = listed
+                out.append(" and ".join(f"{colour} {noun}" for colour in colours))
+                continue
             own = self.slot(slot)
             if (own is not None and own.colored_by and i + 2 < len(pieces)
                     and pieces[i + 1][0] in joins and pieces[i + 1][1] is None
@@ -393,6 +398,29 @@ class Vocabulary:
             out.append(spelling)
             i += 1
         return " ".join(out)
+
+    def _listed_before_pattern(self, pieces: list[tuple[str, str | None]], i: int
+                               ) -> tuple[list[str], int, str] | None:
+        """A list of colours joined by "and" right before a pattern's value ("red and black
+        striped"): its colours, the index after the value and the value's noun form; else
+        None. A thing has one colour of its own, so several before a pattern are the
+        pattern's; a single one ("red striped") stays as split() reads it."""
+        slot = pieces[i][1]
+        if slot is None:
+            return None
+        colours, j = [pieces[i][0]], i + 1
+        while j + 1 < len(pieces) and pieces[j] == ("and", None) and pieces[j + 1][1] == slot:
+            colours.append(pieces[j + 1][0])
+            j += 2
+        pattern = self.slot(pieces[j][1]) if j < len(pieces) and len(colours) > 1 else None
+        if pattern is None or pattern.colored_by != slot:
+            return None
+        after = pieces[j + 1] if j + 1 < len(pieces) else None
+        if (after is not None and after[1] is None and after[0] not in _LIST_ENDS
+                and after[0] not in self._names):
+            return None  # "a red and white checked towel": a compound noun the list is on
+        value = self._values[(pattern.name, self._table[pieces[j][0]][0])]
+        return colours, j + 1, value.nouns[0] if value.nouns else value.value
 
     def colors_noun(self, slot: str, spelling: str) -> bool:
         """Whether values of `slot` colour this noun of another slot: "stripes", "polka dots"
@@ -646,6 +674,10 @@ class Vocabulary:
                 mark = "" if value.contrast else "  (not contrasted)"
                 lines.append(f"  {value.value}{extra}{mark}")
         return "\n".join(line for line in lines if line)
+
+
+# words after a pattern's value that end a colour list's phrase (see _listed_before_pattern)
+_LIST_ENDS = frozenset({"and", "or", "with", "in", "on", "but"})
 
 
 def normalize(text: str) -> str:

@@ -236,8 +236,14 @@ def test_a_compound_going_on_into_its_noun_is_not_a_thing_of_its_own():
     ("has black and white stripes", ["black striped", "white striped"]),
     ("a dress with red and white polka dots", ["dress", "red polka-dot", "white polka-dot"]),
     ("has pink and black flowers", ["black floral", "pink floral"]),
-    # before the pattern's adjective the colours may be the thing's own: left as they were
-    ("is red and white checkered", ["checked", "red", "white"]),
+    # a list before the pattern's adjective is the pattern's too ("black and white striped",
+    # FashionIQ's commonest pattern phrase); one colour before it stays ambiguous, as read
+    ("is red and white checkered", ["red checked", "white checked"]),
+    ("is red and black striped", ["black striped", "red striped"]),
+    ("has a black and white striped pattern", ["black striped", "white striped"]),
+    ("is red striped", ["red", "striped"]),
+    # ...but not when a noun the vocabulary does not know follows: the list is that noun's
+    ("a red and white checked towel", ["checked towel", "red", "white"]),
 ])
 def test_colours_joined_before_a_pattern_noun_each_colour_the_pattern(text, expected):
     assert sorted(p.text for p in decompose(text, WORDS)) == sorted(expected)
