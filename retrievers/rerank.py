@@ -74,7 +74,7 @@ class RerankWeights:
     temperature: float | None = None
     liked: float = 8.0  # per unit of (recency-weighted) mean similarity to liked images
     disliked: float = 1.0  # per unit of max similarity to disliked images (subtracted)
-    reference: float = 3.5  # per unit of similarity to the reference image of "like #k but"
+    reference: float = 2.0  # per unit of similarity to the reference image of "like #k but"
     choice: float = 1.0  # per unit of log-probability of each choice made out of a page
     choice_temperature: float = 0.1  # similarity scale of that softmax
     first_stage: float = 2.0  # per unit of cosine to the fused query
