@@ -280,8 +280,7 @@ class Engine:
                        if state.reference is not None else None),
             liked_weights=self.config.liked_decay ** np.arange(len(state.liked))[::-1]
             if state.liked else None,
-            choices=tuple((self.image_features([c.picked])[0], self.image_features(c.over))
-                          for c in state.choices),
+            choices=self._choice_terms(state.choices),
         )
         scorer = self.scorer or ContrastScorer(self.encoder, self.config.weights.temperature)
         reranker = SoftLogicReranker(scorer, self.config.weights)
@@ -291,6 +290,18 @@ class Engine:
             paths = [rows[int(i)]["path"] for i in ids]
         return reranker.scores_with_evidence(vectors, self.criteria(state), images, first_stage,
                                              paths, image_space=features)
+
+
+    def _choice_terms(self, choices) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """Each choice as (the picked image's features, the passed-over ones'), every image
+        read once: the picks and pages of a conversation overlap."""
+        if not choices:
+            return ()
+        ids = list(dict.fromkeys(i for c in choices for i in (c.picked, *c.over)))
+        features = self.image_features(ids)
+        row = {image_id: n for n, image_id in enumerate(ids)}
+        return tuple((features[row[c.picked]], features[[row[i] for i in c.over]])
+                     for c in choices)
 
 
 def pool_size(scores: np.ndarray, k: int, margin: float) -> int:

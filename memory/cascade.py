@@ -177,9 +177,10 @@ def apply_turn(
     for proposition in propositions:
         constraints = _remember(constraints, proposition, turn, vocabulary)
     liked_ids, disliked_ids = list(base.liked), list(base.disliked)
-    choices = base.choices + tuple(
-        Choice(picked=image_id, over=tuple(i for i in state.shown if i not in liked))
-        for image_id in dict.fromkeys(liked) if image_id in state.shown)
+    over = tuple(i for i in state.shown if i not in liked)  # the page but what was picked
+    choices = base.choices + (tuple(Choice(picked=image_id, over=over)
+                                    for image_id in dict.fromkeys(liked)
+                                    if image_id in state.shown) if over else ())
     for image_id in liked:
         _move(image_id, into=liked_ids, out_of=disliked_ids)
     for image_id in disliked:
@@ -197,7 +198,7 @@ def apply_turn(
     return replace(
         base, turn=turn, constraints=tuple(constraints), liked=tuple(liked_ids),
         disliked=tuple(disliked_ids), reference=ref, passed=tuple(dict.fromkeys(passed_ids)),
-        choices=tuple(c for c in choices if c.over),
+        choices=choices,
     )
 
 

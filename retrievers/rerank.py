@@ -114,10 +114,7 @@ class ContrastScorer:
             texts = [criterion.text, *criterion.alternatives]
             cosines = candidates @ self.encoder.encode_texts(texts).T  # (n, 1 + alternatives)
             if criterion.alternatives:
-                logits = cosines * self.temperature
-                logits -= logits.max(axis=1, keepdims=True)
-                shares = np.exp(logits)
-                out[row] = shares[:, 0] / shares.sum(axis=1)
+                out[row] = _first_share(cosines * self.temperature)
             else:
                 own = cosines[:, 0]
                 z = (own - own.mean()) / (own.std() + 1e-6)
@@ -186,8 +183,13 @@ def _choice(seen: np.ndarray, picked: np.ndarray, over: np.ndarray,
     """Per candidate, log P(the person picks `picked` out of it and `over` | the candidate is
     the image in mind): a softmax over the page of the candidate's similarities to each."""
     logits = np.concatenate([(seen @ picked)[:, None], seen @ over.T], axis=1) / temperature
-    top = logits.max(axis=1)
-    return logits[:, 0] - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
+    return np.log(_first_share(logits))
+
+
+def _first_share(logits: np.ndarray) -> np.ndarray:
+    """Per row, the softmax share of the first column: how far its option wins over the rest."""
+    shares = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shares[:, 0] / shares.sum(axis=1)
 
 
 def _rejection(similarity: np.ndarray, evidence: np.ndarray) -> np.ndarray:

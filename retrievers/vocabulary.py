@@ -377,8 +377,7 @@ class Vocabulary:
             if (own is not None and own.colored_by and i + 2 < len(pieces)
                     and pieces[i + 1][0] in joins and pieces[i + 1][1] is None
                     and pieces[i + 2][1] == own.colored_by):
-                value = self._values[(slot, self._table[spelling][0])]
-                noun = value.nouns[0] if value.nouns else value.value
+                noun = self._noun_form(own, self._table[spelling][0])
                 # "striped in black and white": every colour of the list is the pattern's
                 colours, i, end = [pieces[i + 2][0]], i + 3, ""
                 while i + 1 < len(pieces) and pieces[i][0] == "and" and not end:
@@ -419,8 +418,7 @@ class Vocabulary:
         if (after is not None and after[1] is None and after[0] not in _LIST_ENDS
                 and after[0] not in self._names):
             return None  # "a red and white checked towel": a compound noun the list is on
-        value = self._values[(pattern.name, self._table[pieces[j][0]][0])]
-        return colours, j + 1, value.nouns[0] if value.nouns else value.value
+        return colours, j + 1, self._noun_form(pattern, self._table[pieces[j][0]][0])
 
     def colors_noun(self, slot: str, spelling: str) -> bool:
         """Whether values of `slot` colour this noun of another slot: "stripes", "polka dots"

@@ -112,6 +112,11 @@ STORIES = [
 ]
 
 
+def _pairs(propositions):
+    """(text, polarity) of each proposition, sorted: for readings whose order is no matter."""
+    return sorted((p.text, p.polarity) for p in propositions)
+
+
 def _expected(items):
     out = []
     for item in items:
@@ -313,8 +318,7 @@ def test_a_described_place_is_still_a_place():
 ])
 def test_verbs_leave_their_objects_as_said(text, vocabulary, expected):
     words = WORDS if vocabulary == "demo" else load_vocabulary(vocabulary)
-    found = [(p.text, p.polarity) for p in decompose(text, words)]
-    assert sorted(found) == sorted(_expected(expected))
+    assert _pairs(decompose(text, words)) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -345,8 +349,7 @@ def test_a_little_before_a_comparative_still_compares():
     ("has more transparent sleeves", ["-sleeveless", "more transparent"]),
 ])
 def test_a_degree_belongs_to_the_noun_after_it(text, expected):
-    found = [(p.text, p.polarity) for p in decompose(text, WORDS)]
-    assert sorted(found) == sorted(_expected(expected))
+    assert _pairs(decompose(text, WORDS)) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "vocabulary", "expected"), [
@@ -366,7 +369,7 @@ def test_a_degree_belongs_to_the_noun_after_it(text, expected):
 ])
 def test_open_compounds_keep_their_particle(text, vocabulary, expected):
     found = decompose(text, load_vocabulary(vocabulary))
-    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+    assert _pairs(found) == sorted(_expected(expected))
     assert not any("_" in p.text + p.said for p in found)  # the glue never shows
 
 
@@ -385,7 +388,7 @@ def test_a_compound_is_one_word_to_the_function_word_check():
 ])
 def test_a_shaded_colour_is_one_colour(text, expected):
     found = decompose(text, WORDS)
-    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+    assert _pairs(found) == sorted(_expected(expected))
     assert all(WORDS.slot_of(p.text) in ("color", "sleeves") for p in found)
 
 
@@ -422,7 +425,7 @@ def test_an_infinitive_is_a_verb(text, expected):
 ])
 def test_a_degree_grades_both_words_it_joins(text, expected):
     found = decompose(text, WORDS)
-    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+    assert _pairs(found) == sorted(_expected(expected))
 
 
 def test_a_degree_grades_a_known_word_that_it_makes_a_comparative():
@@ -480,7 +483,7 @@ def test_a_collective_is_not_a_thing_of_its_own(text, expected):
 ])
 def test_a_change_of_one_thing_into_another(text, expected):
     found = decompose(text, load_vocabulary("photos"))
-    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+    assert _pairs(found) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -500,7 +503,7 @@ def test_a_change_of_one_thing_into_another(text, expected):
 ])
 def test_a_change_keeps_what_the_person_still_wants(text, expected):
     found = decompose(text, load_vocabulary("photos"))
-    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+    assert _pairs(found) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -514,7 +517,7 @@ def test_a_change_keeps_what_the_person_still_wants(text, expected):
 ])
 def test_a_change_of_one_value_into_another(text, expected):
     found = decompose(text, WORDS)
-    assert sorted((p.text, p.polarity) for p in found) == sorted(_expected(expected))
+    assert _pairs(found) == sorted(_expected(expected))
 
 
 def test_an_underscore_someone_types_is_a_space_not_an_item():
