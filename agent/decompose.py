@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.verbs import BASES, ING_NOUNS, verb_forms
+from agent.verbs import BASES, ING_ADJECTIVES, ING_NOUNS, verb_forms
 from retrievers.vocabulary import Vocabulary, normalize
 
 
@@ -120,7 +120,12 @@ _COLLECTIVE = re.compile(
 _OWN_BODY = re.compile(
     r"\b(?:his|her|its|their|my|your)\s+(?:own\s+)?(?:teeth|tooth|mouth|lips?|tongue|legs?|"
     r"arms?|hands?|feet|foot|paws?|face|eyes?|nose|ears?|head|hair|lap|knees?|fingers?|"
-    r"shoulders?|back|neck|tail|wings?|beak|body)\b")
+    r"shoulders?|back|neck|tail|wings?|beak|body)\b"
+    # and the state it is in, said as a participle: "with his arms outstretched", "legs crossed"
+    r"(?:\s+[a-z]{3,}ed\b)?")
+# A preposition after an article is an adjective of the noun after it: "an outside building",
+# "the inside pocket" (read as prepositions, the building lost its word)
+_PREPOSITION_ADJECTIVE = re.compile(r"\b(?:a|an|the)\s+(?:inside|outside)(?=\s+(?P<next>[a-z]+))")
 # Adverbs of degree or manner ("partially eaten", "completely covered"): long -ly words with
 # an adverb's suffix; short or adjectival ones ("curly", "lovely", "frilly") are left alone.
 _ADVERB = re.compile(r"\b[a-z]{4,}(?:ally|ously|ively|fully|ently|antly|ately|etely|emely|"
@@ -322,7 +327,8 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
         found, ends_negative = _clause(chunk, start, vocabulary, bind, subject=not out)
         out.extend(found)
         carried = ends_negative and _list_ends_in_or(chunks[index + 1:])
-    return [_unglued(p) for p in _dedupe(_without_bare_slots(out, vocabulary) + relative)]
+    return [_unglued(p) for p in _dedupe(_without_bare_slots(out, vocabulary) + relative)
+            if not _left_alone(p.text)]
 
 
 # words that say a colour is a colour ("black toned", "blue-hued"), as "coloured" does
@@ -332,7 +338,7 @@ _TONE_WORDS = frozenset({"toned", "tone", "tones", "hued", "tinted", "tint"})
 def _toned(text: str, vocabulary: Vocabulary) -> str:
     """Without a tone word right after a colour: "brown and beige toned" is brown and beige,
     "a blue-toned top" blue. After anything else it stays ("two toned", "earth tones")."""
-    colours = _colour_slots(vocabulary)
+    colours = vocabulary.colour_slots
     out: list[str] = []
     for token in text.split():
         bare = token.rstrip(",.;:!?")
@@ -345,12 +351,6 @@ def _toned(text: str, vocabulary: Vocabulary) -> str:
         else:
             out.append(token)
     return " ".join(out)
-
-
-@functools.lru_cache(maxsize=8)
-def _colour_slots(vocabulary: Vocabulary) -> frozenset[str]:
-    """The slots whose values colour another slot's ("color" colours the pattern)."""
-    return frozenset(s.colored_by for s in vocabulary.slots if s.colored_by)
 
 
 def _collectives(text: str, vocabulary: Vocabulary) -> str:
@@ -413,7 +413,7 @@ def _shared_colours(text: str, vocabulary: Vocabulary) -> str:
     cat" is one cat of both colours ("black white cat"), not something black beside a white cat.
     Only where things are bound to their attributes (several things named); with one thing
     every colour is that thing's anyway."""
-    colours = _colour_slots(vocabulary)
+    colours = vocabulary.colour_slots
     if not colours:
         return text
     tokens = text.split()
@@ -434,15 +434,49 @@ def words(text: str) -> list[str]:
 
 
 def _glued(text: str) -> str:
-    """The text with each open compound (_OPEN_COMPOUNDS) made one token."""
+    """The text with each open compound (_OPEN_COMPOUNDS) made one token, and each picture
+    that is a part of the thing (_PICTURED_PART) and preposition used as an adjective
+    (_PREPOSITION_ADJECTIVE) a word of content."""
+    text = _PICTURED_PART.sub(lambda m: m.group(0) + _GLUE, text)
+    # before a function word it is a noun ("the outside of the house", "the inside or outside")
+    text = _PREPOSITION_ADJECTIVE.sub(
+        lambda m: m.group(0) + ("" if m.group("next") in _FUNCTION else _GLUE), text)
     return _COMPOUND.sub(lambda m: re.sub(r"[ -]", _GLUE, m.group(0)), text)
+
+
+# A picture is a word about the photo ("an image of a dog", "in the picture": a function word
+# here), except where something has or lacks one said with a word of its own: "a shirt with a
+# cartoon image", "is brown with tan image" — a print on the thing, kept with its words ("with
+# an image" alone stays a word about the photo, as before). Not before "of", which names what
+# it shows ("with a picture of a city": the city). Glued to a "_" (read as a space at the end),
+# the word is no function word. Corpora: 486 sentences say "with <word> picture/image";
+# before, their colour went to the thing ("is black with blue image": black, blue).
+PICTURE_WORDS = frozenset({"image", "images", "picture", "pictures", "photo", "photos", "pic",
+                           "pics"})
+_PICTURED_PART = re.compile(
+    r"\b(?:with|has|have|having|no|without)\s+(?:(?:a|an|one|some)\s+)?"
+    # not the photos themselves: "with both pictures equal", "with the other picture over it"
+    r"(?:(?!(?:both|the|these|those|this|that|two|all|each|other|another|first|second|same|"
+    r"an?|one|some|no|not|any|without)\b)[a-z-]+\s+){1,2}?(?:" + "|".join(sorted(PICTURE_WORDS)) + r")\b"
+    r"(?!\s+of\b)(?!_)")
 
 
 def _unglued(proposition: Proposition) -> Proposition:
     if _GLUE not in proposition.text + proposition.said:
         return proposition
-    return dataclasses.replace(proposition, text=proposition.text.replace(_GLUE, " "),
-                               said=proposition.said.replace(_GLUE, " "))
+    return dataclasses.replace(proposition, text=_spaced(proposition.text),
+                               said=_spaced(proposition.said))
+
+
+def _left_alone(text: str) -> bool:
+    """Whether a proposition is only a function word made content to stay with its neighbours
+    ("image_" of "with a pattern image", "inside_" of "the inside fabric") that the vocabulary
+    then read apart from them: alone, it is the function word it was, and no constraint."""
+    return text.endswith(_GLUE) and " " not in text
+
+
+def _spaced(text: str) -> str:
+    return " ".join(text.replace(_GLUE, " ").split())
 
 
 # Prepositions that place one thing relative to another ("mittens on the table", "a pack on
@@ -458,8 +492,8 @@ _NOUN_PHRASE_ENDS = _PLACING | _DETERMINERS | _CLAUSE_OPENERS | _CONNECTIVES
 def _little(text: str, vocabulary: Vocabulary) -> str:
     """Without "little" where it is a degree ("a little darker", "smiling a little", "a little
     to the right", "a little bit", "a little cloudy"): before a function word, a comparative,
-    the end, "bit"/"more"/"too", or an attribute the vocabulary knows. Before a noun it is a
-    size, kept: "a little pup", "little stars". On the corpora this keeps 244 "little girl"s
+    the end, "bit"/"more"/"too", or an attribute the vocabulary knows that ends its phrase.
+    Before a noun it is a size, kept: "a little pup", "little stars", "little black stars". On the corpora this keeps 244 "little girl"s
     and 72 "little boy"s (before: "girl", "boy")."""
     words = text.split()
     kept: list[str] = []
@@ -470,12 +504,21 @@ def _little(text: str, vocabulary: Vocabulary) -> str:
             if (not after or not after[:1].isalnum() or after in _FUNCTION
                     or after in _DEGREES  # "bit", "too", "much" are function words
                     or _comparative_form(after)
-                    or (slot is not None and slot not in vocabulary.nouns)):
+                    or (slot is not None and slot not in vocabulary.nouns
+                        and not _before_noun(words[i + 2:i + 3], vocabulary))):
                 if kept and kept[-1] in ("a", "very", "so", "too"):
                     kept.pop()
                 continue
         kept.append(word)
     return " ".join(kept)
+
+
+def _before_noun(after: list[str], vocabulary: Vocabulary) -> bool:
+    """Whether the word after an attribute (one word, or none) is a noun it describes: a
+    head value or a noun the vocabulary does not know ("little black stars")."""
+    word = after[0] if after else ""
+    return word.isalpha() and (vocabulary.slot_of(word) in vocabulary.heads
+                               or _unknown_noun(word, vocabulary))
 
 
 def _things(clean: str, vocabulary: Vocabulary) -> int:
@@ -817,6 +860,7 @@ def _drop_verbs(text: str, vocabulary: Vocabulary) -> str:
         ing = len(word) > 5 and word.endswith("ing")
         # most words cannot be a verb: no need to read them or their neighbours
         if (not (ing or word in forms or word in BASES) or word in ING_NOUNS
+                or word in ING_ADJECTIVES
                 or word in _FUNCTION or word in _NEGATION_WORDS
                 or vocabulary.slot_of(word) is not None):
             kept.append(word)

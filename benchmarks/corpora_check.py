@@ -4,7 +4,8 @@ through the dialogue-act reader and the rule decomposer.
 Counts errors (any exception but one: a turn that points at a rank no page shows, "#92", is
 answered with a one-line message in the product, and is counted apart as "refused"), memory items that are only function words ("on", "there",
 "boat on" is caught by its last word; an open compound such as "button up" is one word, as the
-decomposer reads it: `words`), and the time per sentence (interpret + decompose).
+decomposer reads it: `words`; a picture said with a word of its own, "blue image", is a print
+on the thing and no function word), and the time per sentence (interpret + decompose).
 The corpora are not part of the project (see ../shared/corpora/README.md); point --corpora at
 them. Prints a table and writes JSON.
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.decompose import _FUNCTION, decompose, words
+from agent.decompose import _FUNCTION, PICTURE_WORDS, decompose, words
 from agent.interpret import UnknownReference
 from agent.understand import understand
 from retrievers.vocabularies import load_vocabulary
@@ -74,8 +75,11 @@ def check(text: str, vocabulary) -> tuple[list[str], float]:
     for p in found:
         said = words(p.text)
         only_function = all(word in _FUNCTION for word in said)
+        # a picture said with a word of its own is a print on the thing ("blue image"), a
+        # noun of content (decompose._PICTURED_PART), not a function word left dangling
+        printed = said and said[-1] in PICTURE_WORDS and len(said) > 1
         if (only_function and not p.relative) or (said and said[-1] in _FUNCTION
-                                                  and not only_function):
+                                                  and not only_function and not printed):
             bad.append(p.text)
     return bad, elapsed
 

@@ -496,8 +496,19 @@ class Vocabulary:
                     # one coloured pattern ("red stripe, blue stripe running": the last)
                     first = (len(merged) - 1 if self.slot(last_slot).colored_by
                              else _slot_run_start(merged))
-                    said = [self.canonical(s) for s, _ in merged[first:]]
+                    # and an unknown word before those values is that noun's too: "little
+                    # black stars", "a big red bow" (read apart: little, black stars)
+                    if first and merged[first - 1][1] is None \
+                            and merged[first - 1][0] not in self._names:
+                        first -= 1
+                    said = [self._in_compound(s, s_slot) for s, s_slot in merged[first:]]
                     merged[first:] = [(" ".join([*said, spelling]), None)]
+                    continue
+                # an unknown word before a pattern's noun says what kind: "horizontal
+                # stripes", "tiny dots" are one phrase, free text (not the pattern and a word)
+                if (slot is not None and last_slot is None and last not in self._names
+                        and spelling in self._nouns):
+                    merged[-1] = (f"{last} {self.canonical(spelling)}", None)
                     continue
                 # unknown words glue onto what follows ("leather" + "strap", "leather" + "bag"):
                 # onto a noun, a value of a head or of a noun slot ("small" + "bathroom")
@@ -540,6 +551,20 @@ class Vocabulary:
                 del out[i]
         return out
 
+    def _in_compound(self, spelling: str, slot: str | None) -> str:
+        """How a value is written before a noun the vocabulary does not know: a colour by its
+        canonical spelling ("grey rug" -> "gray rug"), any other value as said, since its
+        meaning alone is not its meaning there ("ankle strap" is no "long strap", "street
+        light" no "city street light", "wood burning oven" no "wooden burning oven"). Corpora:
+        1,537 readings changed when every value was kept as said, nearly all to the words
+        written (163 "ankle strap"s)."""
+        return self.canonical(spelling) if slot in self.colour_slots else spelling
+
+    @functools.cached_property
+    def colour_slots(self) -> frozenset[str]:
+        """The slots whose values colour another slot's ("color" colours the pattern)."""
+        return frozenset(s.colored_by for s in self.slots if s.colored_by)
+
     def _bind(self, merged: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
         """Attributes right before a head noun join it: [brown, horse] -> [brown horse]."""
         out: list[tuple[str, str | None]] = []
@@ -552,7 +577,8 @@ class Vocabulary:
             elif slot is not None:
                 pending.append(spelling)
             elif pending:  # an unknown noun takes the attributes before it: "yellow coat"
-                out.append((" ".join([*(self.canonical(p) for p in pending), spelling]), None))
+                out.append((" ".join([*(self._in_compound(p, self.slot_of(p)) for p in pending),
+                                      spelling]), None))
                 pending = []
             else:
                 out.append((spelling, slot))

@@ -525,3 +525,54 @@ def test_an_underscore_someone_types_is_a_space_not_an_item():
         found = decompose(text, WORDS)
         assert found and all(p.text.strip() == p.text and p.text for p in found), found
         assert not any("_" in p.text for p in found)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a picture a garment has is a print on it, with its own colour
+    ("is black with blue image", ["black", "blue image"]),
+    ("is a shirt with a cartoon picture", ["shirt", "cartoon picture"]),
+    ("has no wolf image", ["-wolf image"]),
+    # a picture said alone is the photo's word, as it was
+    ("is pale blue with no picture", ["pale blue"]),
+    ("is a dark colored shirt with an image", ["shirt", "dark"]),
+    # what a picture shows is the thing; the photos themselves are no constraint
+    ("is black with an image of a city", ["black", "city"]),
+    ("an image of a dress", ["dress"]),
+    ("with both pictures about equal", ["equal"]),
+])
+def test_a_picture_on_a_thing_is_a_part_of_it(text, expected):
+    assert _pairs(decompose(text, WORDS)) == sorted(_expected(expected))
+
+
+@pytest.mark.parametrize(("text", "vocabulary", "expected"), [
+    # a word before a pattern's noun says which stripes
+    ("has horizontal stripes", "demo", ["horizontal striped"]),
+    ("blue with tiny dots", "demo", ["blue", "tiny polka-dot"]),
+    # a word before the colour of an unknown noun stays with both
+    ("a dress with a big red bow", "demo", ["dress", "big red bow"]),
+    ("a clock with little black stars", "photos", ["clock", "little black stars"]),
+    # an attribute spelled by a landmark is the noun's word, not the length it means alone
+    ("are red with an ankle strap", "demo", ["red", "ankle strap"]),
+    ("a street light at an intersection", "photos", ["street light", "intersection"]),
+])
+def test_words_before_an_unknown_noun_stay_as_said(text, vocabulary, expected):
+    words = WORDS if vocabulary == "demo" else load_vocabulary(vocabulary)
+    assert _pairs(decompose(text, words)) == sorted(_expected(expected))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("is form fitting", ["form fitting"]),
+    ("is less form fitting and sleeveless", ["less form fitting", "sleeveless"]),
+    ("a tank top that is tight fitting", ["tank top", "tight fitting"]),
+])
+def test_a_fit_said_with_fitting_is_no_verb(text, expected):
+    assert _pairs(decompose(text, WORDS)) == sorted(_expected(expected))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a clock on an outside building", ["clock", "outside building"]),
+    ("the outside of a house", ["house"]),
+    ("a man on a surfboard with his arms outstretched", ["man", "surfboard"]),
+])
+def test_a_preposition_after_an_article_describes_and_a_body_s_state_is_none(text, expected):
+    assert _pairs(decompose(text, load_vocabulary("photos"))) == sorted(_expected(expected))

@@ -20,7 +20,7 @@ DEV_SET = Path(__file__).parent.parent / "data" / "dialogue_dev.jsonl"
 # Labelled the same way from other sentences after the rules were tuned on DEV_SET, and never
 # tuned on: its rate is the honest one (tests/data/README.md)
 HELD_OUT = Path(__file__).parent.parent / "data" / "dialogue_heldout.jsonl"
-FLOOR = 0.91  # measured 0.918 (325 of 354) on 2026-12-03
+FLOOR = 0.95  # measured 0.952 (337 of 354) on 2026-12-03
 SIGN = {1: "+", -1: "-", 0: "0"}
 
 
@@ -57,7 +57,7 @@ def test_the_set_covers_every_move_and_both_vocabularies():
     assert {line["vocabulary"] for line in lines} == {"demo", "photos"}
 
 
-HELD_OUT_FLOOR = 0.65  # measured 0.662 (86 of 130) on 2026-12-02; never tuned on
+HELD_OUT_FLOOR = 0.73  # measured 0.738 (96 of 130) on 2026-12-03; never tuned on
 
 
 def test_the_held_out_set_reads_at_least_as_well_as_last_measured():
