@@ -56,7 +56,8 @@ _NEGATIONS = (
     "not", "no", "without", "avoid", "nothing", "neither", "nor", "never", "none", "less",
     "except", "minus", "isn't", "aren't", "isnt", "arent", "wasn't", "wasnt", "shouldn't be",
     "mustn't be", "hate", "doesn't have", "does not have", "doesnt have", "don't have",
-    "do not have", "dont have", "not having", "free of", "lacking",
+    "do not have", "dont have", "not having", "free of", "lacking", "stop showing me",
+    "stop showing", "quit showing me", "enough of", "enough with",
 )
 _NEGATION_WORDS = frozenset(word for cue in _NEGATIONS for word in cue.split())
 # Words that open a new clause: a negation before them has ended.
@@ -87,6 +88,7 @@ covered cover covers featuring features feature showing shows show shown display
 displaying depicting depicts contain contains containing include includes including
 want wants wanted need needs prefer love find see give try let's lets please pls plz thanks
 something anything everything someone anyone thing things stuff kind sort type types
+somethin anythin nothin sth smth page pages
 maybe perhaps just only instead now again too actually really very quite rather bit
 slightly somewhat super pretty fairly kinda sorta lot lots much many
 same other another such own each every all
@@ -151,7 +153,8 @@ _NOISE = re.compile(
 )
 _LEAD_IN = re.compile(
     r"^(?:(?:actually|oh|ok|okay|well|hmm+|also|and|sorry|wait|so|on second thought|now|then|"
-    r"yes|yeah|no wait)\b[ ,]*)+"
+    r"yes|yeah|yep|no wait|nah|nope|ugh|meh|um+|uh+|ah+|erm|omg|wow|argh|hey|hi|hello|lol|"
+    r"nvm|never mind)(?![\w-])[ ,]*)+"
 )
 # English compounds written open whose words the rules would drop: a function word ("a button
 # up shirt", "a close up of a cake", "slip on shoes", "one shoulder", the letters of "a u neck"
@@ -282,6 +285,22 @@ def _changes(text: str, vocabulary: Vocabulary) -> str:
     return text
 
 
+# Shorthand people type for a preposition: "w/o the polka dots", "w/ pockets", "w white dots"
+_SHORTHAND = tuple((re.compile(pattern), replacement) for pattern, replacement in (
+    (r"(?<![\w/])w/o(?![\w/])", "without"),
+    (r"(?<![\w/])w/(?=\s|[a-z])", "with "),
+    # not a letter named: "a w print"
+    (r"(?<![\w/'-])(?<!\ba )(?<!\bthe )w(?=\s+[a-z])", "with"),
+))
+
+
+def unabbreviated(text: str) -> str:
+    """The text with the shorthand for a preposition written out (_SHORTHAND)."""
+    for pattern, replacement in _SHORTHAND:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 _IDIOMS = (
     (r"\banything but\b", "not"),
     (r"\b(?:instead of|rather than|other than)\b", "not"),
@@ -295,7 +314,7 @@ def decompose(text: str, vocabulary: Vocabulary) -> list[Proposition]:
     """Rule-based decomposition of English: see the module docstring for the rules."""
     # "_" is the glue of open compounds: one someone typed is a space
     clean = _LOCATION.sub(" ", _glued(_changes(_respelled(
-        normalize(text).replace(_GLUE, " "), vocabulary), vocabulary)))
+        unabbreviated(normalize(text).replace(_GLUE, " ")), vocabulary), vocabulary)))
     clean = _collectives(_little(_ADVERB.sub(" ", clean), vocabulary), vocabulary)
     # before the comparatives: "more fitted and colorful" compares colourfulness too
     clean, relative = _comparatives(_shared_degree(_toned(clean, vocabulary), vocabulary),

@@ -95,23 +95,32 @@ _AFTER_BARE = frozenset({
     "but", "with", "only", "except", "in", "is", "are", "looks", "look", "seems", "was", "and",
     "or", "nor", "please", "too", "though", "also", "either", "instead", "anymore", "then", "a",
     "lot", "more", "much", "better", "best", "so", "because", "since", "as", "the", "not", "it",
-    "at", "all", "here", "there", "one", "ones", "isn't", "aren't", "doesn't",
+    "at", "all", "here", "there", "one", "ones", "isn't", "aren't", "doesn't", "pls", "plz", "r",
+    "thx", "thanks", "ty", "tho", "now", "again", "without", "minus", "lol",
 })
-_LIKE_AFTER = ("but", "with", "only", "except", "in")
+# what follows a reference whose image is to be changed: "like 4 but green", "like 4 in red",
+# "like 4 without the stripes", "same as 2 only darker"
+_LIKE_AFTER = ("but", "with", "only", "except", "in", "without", "minus")
+# what makes a bare number opening a clause such a reference: "4 but blue", "6 without the
+# people" ("4 in red" or "3 with pockets" could be quantities)
+_BARE_CHANGE = ("but", "without", "minus", "except", "only")
 _VERDICTS_BAD = ("wrong", "bad", "off", "terrible", "awful", "ugly", "not it", "not right",
-                 "no good", "not good", "not what i want", "too far")
+                 "no good", "not good", "not what i want", "too far", "dreadful", "horrible",
+                 "hideous", "rubbish", "nasty", "gross", "all wrong", "not correct",
+                 "incorrect", "all off")
 _VERDICTS_GOOD = ("good", "great", "close", "closer", "nice", "right", "perfect", "it",
                   "better", "lovely", "almost it", "the one", "spot on", "fine")
-_VERBS = ("is", "are", "looks", "look", "seems", "was")
+_VERBS = ("is", "are", "looks", "look", "seems", "was", "r")  # "r": "2 and 3 r ugly"
 _CONNECT = (",", "and", "or", "nor", "&", "/")
 _FILLER = frozenset({
-    "i", "please", "pls", "the", "ones", "one", "those", "these", "them", "ok", "okay", "yes",
-    "thanks",
+    "i", "please", "pls", "plz", "the", "ones", "one", "those", "these", "them", "ok", "okay",
+    "yes", "thanks", "thx", "ty",
 })
 _RESET = re.compile(
     r"^\s*(?:(?:ok|okay|actually|please|hmm|no|right|so)[\s,]+)*(?:let'?s\s+)?"
-    r"(?:start\s+(?:over|again|afresh|from\s+scratch)|"
-    r"new\s+search|reset|restart|begin\s+again|from\s+scratch|forget\s+(?:everything|all)"
+    r"(?:start\s+(?:over|again|afresh|anew|fresh|from\s+scratch)|fresh\s+start|"
+    r"(?:new|next|another|different)\s+search|reset|restart|begin\s+again|from\s+scratch|"
+    r"forget\s+(?:everything|all)"
     r"(?:\s+so\s+far)?|clear\s+(?:everything|all))\b(?:\s*(?:with|:|,|-|\.)\s*)?",
     re.IGNORECASE,
 )
@@ -174,7 +183,7 @@ def interpret(text: str, shown: int) -> Turn:
         cue, cue_start = _cue(words, group.first)
         verdict, verdict_end = _verdict(words, group.last)
         clause_start = group.first == 0 or words[group.first - 1] in (",", ";", ".", "!", "?")
-        but_after = group.last + 1 < len(words) and words[group.last + 1] == "but"
+        but_after = group.last + 1 < len(words) and words[group.last + 1] in _BARE_CHANGE
         if not (group.definite or cue or verdict or (clause_start and but_after)):
             continue
         if not group.definite and not verdict and _quantity(words, group.last):

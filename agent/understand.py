@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from agent.decompose import unabbreviated
 from agent.interpret import (
     AFTER_ORDINAL,
     ORDINALS,
@@ -38,6 +39,7 @@ from agent.interpret import (
     interpret,
     negative_reference,
 )
+from retrievers.clip_tokens import whole_words
 from retrievers.vocabulary import normalize
 
 ACTS = ("refine", "page", "undo", "found", "question", "chat")
@@ -64,13 +66,13 @@ class Understanding:
 
 _W = r"[\s,.!?;:]*"  # separators between words
 _POLITE = (r"(?:please|pls|plz|thanks|thank you|thx|ty|kindly|maybe|perhaps|just|again|then|"
-           r"now|instead|for me|mate|friend|sir|either|too|anyway|though)")
-_LEAD = (r"(?:ok(?:ay)?|hmm+|um+|uh+|well|oh|ah+|so|right|alright|sorry|no|nope|nah|yeah|"
-         r"yes|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
+           r"now|instead|for me|mate|friend|sir|either|too|anyway|though|sorry)")
+_LEAD = (r"(?:ok(?:ay)?|hmm+|um+|uh+|well|oh|ah+|so|right|alright|sorry|no|nope|nah|yeah+|"
+         r"yes+|yep|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
          r"can we|could we|can you|could you|would you|let'?s|please)")
 _THIS = r"(?:these|those|them|this|that|it|they|the ones shown|this page|this lot|any of (?:these|those|them))"
 _ONES = (r"(?:ones?|options?|results?|images?|pictures?|pics?|photos?|items?|things?|"
-         r"suggestions?|stuff|choices?|page)")
+         r"suggestions?|stuff|choices?|page|photographs?)")
 _OTHER = r"(?:other|others|different|new|more|fresh|another|else|alternative|further|next)"
 
 def _grammar(*alternatives: str) -> re.Pattern:
@@ -82,25 +84,35 @@ _PAGE = _grammar(
     r"not (?:these|those|them|it|quite|really|this one|that one|any of (?:these|those|them))",
     rf"none(?: of {_THIS})?(?: (?:is|are|r|looks?|seems?) (?:it|right|good|close|"
     rf"what i (?:want|need|mean)(?:ed)?))?(?: (?:try again|keep looking|more))?",
-    r"nothing (?:here|there|good|right)(?: (?:i|that i) (?:like|want))?(?: more)?",
-    rf"(?:i )?(?:don'?t|do not) (?:like|want|love) (?:any of )?{_THIS}",
-    rf"(?:{_THIS} )?(?:are|is|look|looks) (?:all )?(?:wrong|bad|off|not (?:it|right|good)|"
-    rf"no good|terrible|awful)",
+    r"nothing (?:here|there|good|right|close|similar)(?: (?:i|that i) (?:like|want))?(?: more)?",
+    rf"(?:i )?(?:don'?t|do not) (?:like|want|love|care for|fancy) (?:any of )?{_THIS}",
+    rf"(?:{_THIS} )?(?:are|is|look|looks) (?:all )?(?:wrong|bad|off|not (?:it|right|good|"
+    rf"correct|what i want(?:ed)?)|incorrect|no good|terrible|awful)",
     rf"(?:{_THIS}|all of (?:these|those|them)) (?:aren'?t|isn'?t|don'?t) (?:it|right|good|work)",
     r"nothing(?: like (?:it|that))?",
     # "show me other ones", "give me some different options", "any others", "new ones please"
     rf"(?:(?:show|give|get|find|bring) (?:me |us )?|(?:i )?(?:want|need|would like|'?d like) "
     rf"(?:to see )?|(?:can|could|would) (?:you|i) (?:show|see|get|have) (?:me )?|let me see |"
-    rf"any |some |got any )?(?:some |a few |a couple |the )?(?:{_OTHER} )*{_OTHER}"
-    rf"(?: {_ONES}| batch| set| round)?(?: than {_THIS})?",
-    r"(?:something|anything|somethin) (?:else|different|new)",
+    rf"any |some |got any |(?:are|is) there (?:any )?)?(?:some |a few |a couple |the )?"
+    rf"(?:{_OTHER} )*{_OTHER}(?: {_ONES}| batch| set| round| lot| bunch)?(?: of {_ONES})?"
+    rf"(?: than {_THIS})?",
+    r"(?:(?:got|have you got|you got|is there|have you|any chance of) )?"
+    r"(?:something|anything|somethin|anythin) (?:else|different|new)",
     r"(?:keep|carry on|go on|continue)(?: (?:looking|going|searching|trying))?",
     r"(?:try|search|look) (?:again|more|further|elsewhere|harder)",
     r"try(?: (?:something|anything))?",  # "try again" once its "again" is peeled off
     r"not (?:quite|really|yet)",
     r"(?:nope|nah|no|meh|ugh)(?: (?:nope|nah|no|meh|ugh))*",
+    # another page: "next page", "can i see page 2", "on to the second page"
+    rf"(?:(?:show|give) (?:me |us )?|(?:can|could|may) (?:i|we) (?:see|have|get|go to) |"
+    rf"(?:go|skip|move|on) to |let me see |see )?(?:the |a )?(?:{_OTHER}|second|2nd|following|"
+    rf"third|3rd) pages?",
+    r"(?:(?:show|give) (?:me |us )?|(?:can|could|may) (?:i|we) (?:see|have|get|go to) |"
+    r"(?:go|skip|move|on) to |let me see |see )?page (?:\d|two|three|next)",
 )
 
+_AS_IT_WAS = (r"(?:(?:the )?way|how|as|like|what) (?:it|they|things|everything) (?:was|were|"
+              r"looked|had it)(?: (?:before|earlier|a moment ago|just now))?")
 _UNDO = _grammar(
     r"undo(?: (?:that|this|it|the last(?: (?:one|change|step|turn|thing))?))?",
     r"(?:go|step|going) back(?: (?:one(?: step)?|a step|once|to (?:the )?(?:before|previous|last|earlier)"
@@ -109,16 +121,35 @@ _UNDO = _grammar(
     r"take (?:that|it|this) back",
     r"scratch that|revert(?: that)?|(?:un-?do|cancel) (?:that|the last (?:one|change|step))",
     r"(?:that was )?(?:a )?mistake|(?:oops|whoops)(?: undo)?",
+    r"i (?:made|have made|'ve made) a mistake(?: (?:with|in) (?:my|the|that) (?:previous|last) "
+    r"(?:instruction|message|request|one|step|change|turn))?(?: (?:kindly |please )?"
+    r"(?:reverse|undo|revert|cancel) (?:it|that))?",
+    r"(?:reverse|revert|cancel) (?:it|that|this)",
     r"(?:the )?(?:previous|last|earlier) (?:page|results|ones)(?: (?:were|was) better)?",
-    r"(?:forget|ignore) (?:what i just said|that last (?:one|bit|turn)|the last (?:one|turn|thing))",
+    r"(?:forget|ignore|disregard|delete|scrap|strike|ditch|drop|never mind) (?:what i just said|"
+    r"(?:that|my|the) (?:last|previous|latest) (?:one|bit|turn|thing|message|request|change|"
+    r"step|instruction|sentence|edit))",
+    r"(?:strike|scrap|ditch|forget|ignore|disregard|delete) (?:that|this|it)",
+    r"never mind(?: (?:that|it|then))?(?: (?:go back|undo(?: that)?|take (?:that|it) back|"
+    r"go back (?:one|a) step))?",
     r"(?:that|this|it) (?:made it|makes it|is|was|got|looks?|went) (?:(?:much|even|a lot) )?"
     r"worse(?: (?:go back|undo(?: that)?|take (?:that|it) back))?",
     r"(?:that|it|the last one|the one before) (?:was|looked|were) better(?: before)?",
+    # "put it back the way it was", "change it back", "back to how it was before"
+    rf"(?:(?:put|change|set|turn|make|switch) (?:it|that|this|things|everything|them) back|"
+    rf"(?:go |get |take me |bring it )?back to)(?: {_AS_IT_WAS})?",
+    rf"(?:go back|revert|return|restore(?: it)?)(?: to)? {_AS_IT_WAS}",
+    r"(?:undo|revert|reverse|cancel|take back|scrap|drop) (?:my|the|your|that) (?:last|previous|"
+    r"latest|most recent) (?:change|edit|step|one|request|message|turn|thing|bit|instruction)",
 )
 
 _FOUND_PHRASE = (r"(?:that'?s it|this is it|that is it|found it|got it|bingo|that'?s the one|"
                  r"this is the one|that is the one|that'?s mine|exactly|jackpot|yes+ that'?s it|"
-                 r"there it is|perfect|nailed it|(?:that'?s|this is|that is) my \w+)")
+                 r"there it is|perfect|nailed it|(?:that'?s|this is|that is) my \w+|"
+                 r"(?:it'?s|it is|that'?s|that is|this is) (?:exactly |just )?what (?:i|we) "
+                 r"(?:need|needed|want|wanted|was after|was looking for)|"
+                 r"(?:that'?s|this is|that is|there'?s|here'?s) (?:her|him|them|the \w+ i "
+                 r"(?:want|wanted|meant|was after)))")
 _ORDINAL = "|".join((*ORDINALS, "last"))
 _RANK = (r"(?:(?:#\s*|no\.?\s*|number |image |result |picture |photo |pic |option )?"
          rf"\d{{1,2}}(?:st|nd|rd|th)?|(?:the )?(?:{_ORDINAL})(?: one)?)")
@@ -131,7 +162,8 @@ _FOUND = _grammar(
     rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?(?:the )?{_RANK}(?: one)?)?",
     rf"{_RANK} (?:is|it'?s|was) (?:exactly |just |totally )?(?:it|the one|(?:the )?mine|"
     rf"perfect|spot on|what {_WANTED}|the one {_WANTED})",
-    rf"(?:i'?ll take|i (?:choose|pick)|i'?ll go with|(?:it'?s|its)) {_RANK}",
+    rf"(?:i'?ll take|i (?:choose|pick)|i'?ll go with|(?:it'?s|its)|(?:i'?m |i am )?going with|"
+    rf"i(?:'ll| will) (?:buy|have|take|go with|get)|i'?d (?:buy|take|go with)) {_RANK}",
     rf"{_RANK} {_FOUND_PHRASE}",
 )
 _WHY_RANK = _grammar(
@@ -160,17 +192,41 @@ _MEMORY = _grammar(
     r"(?:show|tell) me (?:what you (?:remember|know|have)|your memory|the (?:filters|constraints))",
     r"what (?:filters|constraints|rules) (?:do|did) (?:you|u) (?:have|use)(?: on)?(?: (?:now|rn|right now))?",
     r"(?:remind me )?what (?:was i|were we) (?:looking|searching) for",
+    r"(?:can you |could you )?(?:remind me|tell me) what (?:i|we) (?:asked for|said|wanted|want|"
+    r"told you|am after|was after)(?: (?:at the start|earlier|before|so far))?",
+    r"(?:do|did) you (?:remember|recall|know) what (?:i|we) (?:told you|said|asked for|wanted)"
+    r"(?: (?:at the start|earlier|before|at first|so far))?",
+    r"how (?:did|do) you (?:read|understand|interpret|take) (?:my|that|the) (?:last |previous )?"
+    r"(?:message|request|instruction|turn|question)",
+    r"(?:what|which) (?:did|have) i (?:say|said|tell you|told you) (?:i )?(?:don'?t|do not|didn'?t)? ?"
+    r"(?:want|like|need|mind)(?: so far)?",
+    # "have i told you anything about sleeves yet?", "what did i say about the colour?"
+    r"(?:have|did) i (?:told|tell|said|say|mention(?:ed)?|asked? for|given|give) (?:you )?"
+    r"(?:anything|something|much) (?:about|on|regarding) .+?(?: (?:yet|so far|already))?",
+    r"what (?:have|did) i (?:told|tell|said|say|mention(?:ed)?) (?:you )?(?:about|on) .+",
+    r"(?:which|what) (?:ones?|images?|results?|pictures?) (?:have|did) i (?:(?:say|said) )?(?:i )?"
+    r"(?:like|liked|dislike|disliked|pick|picked|choose|chose|reject|rejected|rule|ruled)"
+    r"(?: out)?(?: so far)?",
 )
 
-_THANKS = r"(?:thanks|thank you|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
-_GREETING = r"(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|howdy)"
+# what people say to be kind to whoever helps them: "i hope you are well", "you've been most
+# helpful"
+_KIND_WORDS = (r"(?:i )?hope (?:you'?re|you are|u r|all is) (?:well|good|ok(?:ay)?|fine)"
+               r"(?: today)?|(?:you'?ve|you have) been (?:(?:very|most|so|really|super|a) )?"
+               r"(?:helpful|great|brilliant|kind|patient|a (?:great |big )?help)")
+_THANKS = r"(?:ta|thanks|thank you|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
+_GREETING = (r"(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|howdy|"
+             r"how(?:'s| is) it going|how are (?:you|u|things)(?: doing| today)?|"
+             r"how(?:'s| is) your day|what's up|sup|wassup)")
 _ACK = (r"(?:ok(?:ay)?|k|hmm+|hm+|um+|uh+|ah+|oh+|cool|nice|great|good|wow|lol|haha|sure|"
         r"alright|right|yeah|yes|yep|interesting|i see|got it|fine|neat|awesome|fair enough|"
         r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|lovely|brilliant|sweet|"
-        r"perfect|excellent|amazing|yay|yes+|woo+|finally)")
+        r"perfect|excellent|amazing|yay|yes+|woo+|finally|wonderful|fantastic|marvell?ous|"
+        r"splendid|superb|terrific|lovely stuff)")
 _CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK})(?: (?:so much|a lot|there|again|"
                    rf"very much|for (?:that|the help|your help|helping)|mate|buddy|friend|"
-                   rf"rummage))* ?)+$")
+                   rf"rummage|(?:you'?re|your|you are) (?:a star|the best|a legend|great|"
+                   rf"amazing|awesome|brilliant|a lifesaver)|{_KIND_WORDS}))* ?)+$")
 
 # Frames around a request that carry no content: the request is what follows them.
 _FRAMES = re.compile(
@@ -183,6 +239,7 @@ _FRAMES = re.compile(
     r"(?:can|could|may) i (?:see|have|get)|"
     r"(?:i'?m|i am|we'?re|we are) (?:after|looking for|searching for|hunting for|"
     r"trying to find|in the market for)|"
+    r"(?:i|we) (?:search|seek|look|am searching|am seeking) (?:for )?|"
     r"(?:i'?d|i would|we'?d) (?:like|love)(?: to see)?|"
     r"any chance (?:of|(?:you|u)(?:'?ve got|'?d have| have| got| carry| sell| stock|"
     r" might have))|"
@@ -191,7 +248,8 @@ _FRAMES = re.compile(
 # Hedges: how sure the speaker is, never what they want.
 _HEDGES = re.compile(
     r"\s*\b(?:kinda|sorta|kind of|sort of|i guess|i think|i suppose|i reckon|i mean|tbh|"
-    r"to be honest|honestly|idk|i dunno|basically|probably|maybe|perhaps)\b", re.IGNORECASE)
+    r"to be honest|honestly|idk|i dunno|basically|probably|maybe|perhaps|(?:like |as )?i (?:said|"
+    r"told you|already said|mentioned))\b", re.IGNORECASE)
 
 
 # A clause of nothing but "no"/"nope" before a request ("no, green checks") is how a person
@@ -200,8 +258,31 @@ _HEDGE_ONLY = re.compile(r"(?:(?:no|nope|nah|meh|ugh|hmm+|um+)\b\s*)*")
 
 
 def _tidy(text: str) -> str:
-    """Lowercase, straight quotes, no edge punctuation, one space between words."""
-    return normalize(text.replace("\u2018", "'")).strip(" …-")
+    """Lowercase, straight quotes, no edge punctuation, one space between words, and the
+    contractions people type without their apostrophe written with it ("thats it", "dont")."""
+    tidy = normalize(text.replace("\u2018", "'")).strip(" …-")
+    tidy = _NUMBER_WORD.sub(lambda m: f"number {_NUMBER_WORDS.index(m.group(1)) + 1}", tidy)
+    return _BARE_CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group()], tidy)
+
+
+# "number ten" is "number 10"
+_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_NUMBER_WORD = re.compile(r"\bnumber (" + "|".join(_NUMBER_WORDS) + r")\b")
+
+
+# Contractions typed without the apostrophe, which the grammar writes with it (only words that
+# are no other English word: "its", "id", "were", "well", "hell" are left alone), and the
+# spellings of texting ("r u", "ur", "rite", "nvm"): a move is read in the words it stands for.
+# Only moves are read from this text; a request keeps its words ("a u neck top").
+
+_CONTRACTIONS = {bare.replace("'", ""): bare for bare in """don't doesn't didn't isn't aren't
+    wasn't weren't can't couldn't won't wouldn't shouldn't haven't hasn't that's what's
+    there's here's who's how's where's i'm i've you're you've they're we've let's""".split()}  # noqa: SIM905
+_CONTRACTIONS |= {"u": "you", "r": "are", "ur": "your", "ya": "you", "rite": "right",
+                  "nvm": "never mind", "thnx": "thanks", "tnx": "thanks", "pic": "picture",
+                  "nxt": "next", "moar": "more", "pg": "page", "msg": "message",
+                  "sth": "something", "smth": "something"}
+_BARE_CONTRACTION = re.compile(r"\b(?:" + "|".join(_CONTRACTIONS) + r")\b")
 
 
 def _peel(text: str) -> str:
@@ -279,7 +360,8 @@ _CUES = {
     "question": frozenset("""why what whats what's how where which remember know filters filter
         constraints memory searching looking asked difference diff differ different compare vs
         versus doing explain summarise summarize summary active tell said end ended even list
-        between btw made choose think want after""".split()),  # noqa: SIM905
+        between btw made choose think want after search noted recorded tracking ruled excluded
+        removed rejected banned blocked understood liked disliked picked chose""".split()),  # noqa: SIM905
     "page": frozenset("""none no nope nah nothing other others different else next another new
         more keep going again wrong elsewhere further alternatives options rest try trying
         show see seeing look looking any anything something not these those them off bad
@@ -300,7 +382,7 @@ _MOVE_FILLER = frozenset("""a an the i i'm im i've ive i'd id me my we us our yo
     made makes make looks look seems seem what's whats that's thats isn't aren't don't dont
     doesn't didn't wasn't weren't not na number no ten i'll
     ill we'll wait actually oh ooh ugh argh omg atm rn come came there's theres here's
-    message""".split())  # noqa: SIM905
+    message way either you're you've we're they're""".split())  # noqa: SIM905
 _QUESTION_WORDS = ("why", "what", "whats", "what's", "how", "where", "which")
 _CUE_WORDS = frozenset().union(*_CUES.values())
 _NUMERAL = re.compile(r"#?\d+(?:st|nd|rd|th)?")
@@ -309,7 +391,7 @@ _NUMERAL = re.compile(r"#?\d+(?:st|nd|rd|th)?")
 def _move_by_cues(text: str) -> Understanding | None:
     """The move of a turn without content, read from its cue words (see above); None when a
     word is content or no cue decides."""
-    tidy = _tidy(_HEDGES.sub("", text))
+    tidy = re.sub(r"\bso far\b", "", _tidy(_HEDGES.sub("", text)))
     words = re.findall(r"#?\d+(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)?", tidy)
     if not words:
         return None
@@ -324,10 +406,15 @@ def _move_by_cues(text: str) -> Understanding | None:
               and (not after or after in AFTER_ORDINAL)):
             ranks.append(-1)  # "the last one"; "my last message" is no rank
         elif word not in _CUE_WORDS and word not in _MOVE_FILLER:
-            unknown.append(word)
+            meant = _slip_of(word)
+            if meant is None:
+                unknown.append(word)
+            else:
+                words[i] = meant
     said = set(words)
-    asks = (words[0] in _QUESTION_WORDS or words[0] in _ASKING or text.rstrip().endswith("?")
-            or "why'd" in said)
+    opening = next((w for w in words if w not in _LEAD_WORDS), words[0])
+    asks = (opening in _QUESTION_WORDS or opening in _ASKING or text.rstrip().endswith("?")
+            or "why'd" in said or " tell me " in f" {tidy} ")
     # "why no red ones?", "where did the dogs go?": the content is what is asked about
     suggests = said & {"try", "show", "give", "make", "get", "find"}  # "why not try black"
     if asks and not suggests and (said & {"why", "why'd", "where"} or "how come" in tidy) and (
@@ -346,9 +433,7 @@ def _move_by_cues(text: str) -> Understanding | None:
                                  other=ranks[1])
         if len(ranks) == 1:
             return Understanding(act="question", question="why", about=ranks[0])
-        if said & {"remember", "know", "filters", "filter", "constraints", "memory", "want",
-                   "searching", "looking", "asked", "said", "search", "think", "after",
-                   "summarise", "summarize", "summary", "active", "remind"}:
+        if said & _MEMORY_WORDS:
             return Understanding(act="question", question="memory")
     found_cues = said & _CUES["found"] - {"it", "one", "is", "this", "that's", "thats", "with",
                                           "go", "going", "yes", "yess", "yesss", "yay"}
@@ -377,11 +462,50 @@ def _move_by_cues(text: str) -> Understanding | None:
     return None
 
 
+def _slip_of(word: str) -> str | None:
+    """The cue or filler word a typing slip stands for ("perfcet", "thnaks", "pleae"), or None:
+    one letter left out or two neighbours swapped, pointing at exactly one word of five letters
+    or more. A letter too many or a changed letter is as often another real word ("wording" is
+    no "working", "summery" no "summary": on the corpora they turned 25 descriptions into
+    moves), and a word CLIP's tokenizer knows whole is a real word, never a slip; so
+    Vocabulary.respell reads slips of a vocabulary's words."""
+    if len(word) < 5 or not word.isalpha() or word in whole_words():
+        return None
+    found = {known for known in _SLIP_TARGETS.get(len(word), ()) if _one_edit(word, known)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _one_edit(slip: str, word: str) -> bool:
+    """Whether the slip is the word with one letter left out or two neighbours swapped."""
+    if len(slip) == len(word):
+        diff = [i for i in range(len(word)) if slip[i] != word[i]]
+        return (len(diff) == 2 and diff[1] == diff[0] + 1
+                and slip[diff[0]] == word[diff[1]] and slip[diff[1]] == word[diff[0]])
+    return (len(word) - len(slip) == 1
+            and any(word[:i] + word[i + 1:] == slip for i in range(len(word))))
+
+
+# the words a slip may stand for, by the lengths of the slips that can reach them
+_SLIP_TARGETS: dict[int, set[str]] = {}
+for _word in (w for w in _CUE_WORDS | _MOVE_FILLER if len(w) >= 5 and w.isalpha()):
+    for _length in (len(_word) - 1, len(_word)):
+        _SLIP_TARGETS.setdefault(_length, set()).add(_word)
+
+# what a question about the memory asks with: "what do you remember", "what have you noted",
+# "what did i rule out", "what's been excluded so far"
+_MEMORY_WORDS = frozenset("""remember remembered know filters filter constraints memory want
+    searching looking asked said search think after summarise summarize summary active remind
+    noted recorded tracking ruled excluded removed rejected banned blocked understood got liked
+    disliked picked chose""".split())  # noqa: SIM905
+# words said before a question's own first word ("wait, why …", "ok so what …")
+_LEAD_WORDS = frozenset("""ok okay so wait hmm hm um uh oh ah well right alright hey erm actually
+    sorry and but""".split())  # noqa: SIM905
 # words that open a question without a question word ("explain 3", "tell me how 8 and 9 differ")
 _ASKING = frozenset({"explain", "tell", "remind", "summarise", "summarize"})
 # what a why-not question asks about is missing: "why no…", "where did the … go"
 _ABSENT = frozenset({"no", "not", "none", "nothing", "any", "anything", "gone", "go", "went",
-                     "disappeared", "missing", "isnt", "arent", "dont"})
+                     "disappeared", "disappear", "vanished", "vanish", "missing", "isnt", "arent",
+                     "dont"})
 # page cues too common to decide against a remark ("ooh these are lovely" is a remark)
 _WEAK_PAGE = frozenset({"these", "those", "them", "not", "any", "anything", "something", "show",
                         "see", "seeing", "look", "looking", "try", "trying", "go", "on", "set",
@@ -440,7 +564,7 @@ def understand(text: str, shown: int) -> Understanding:
     # A move said as one clause of a request ("none of these, I want blue", "thanks! now in
     # red") is dropped from the request; a page turned down is still remembered.
     kept = [c for c, m in zip(clauses, moves) if m is None or m.act not in ("page", "chat")]
-    turn: Turn = interpret(strip_frames(" ".join(kept) if kept else text), shown)
+    turn: Turn = interpret(strip_frames(unabbreviated(" ".join(kept) if kept else text)), shown)
     return Understanding(act="refine", text=turn.text, liked=turn.liked,
                          disliked=turn.disliked, reference=turn.reference, reset=turn.reset,
                          page=any(m is not None and m.act == "page"

@@ -264,3 +264,52 @@ def test_moves_said_in_words_no_rule_lists_are_read_by_their_cues(said, act):
 def test_a_why_not_question_names_what_is_missing():
     turn = understand("how come there's no polka dots?", 10)
     assert (turn.act, turn.question, turn.topic) == ("question", "why-not", "polka dots")
+
+
+@pytest.mark.parametrize("said, act", [
+    # contractions and texting spellings stand for the words the grammar knows
+    ("thats it, #5", "found"), ("these r all wrong", "page"), ("what do u know so far", "question"),
+    ("hiya, hows it going", "chat"), ("cheers ur a legend", "chat"),
+    # a step taken back, however it is said
+    ("put it back how it was before", "undo"), ("change it back", "undo"),
+    ("disregard my previous message", "undo"), ("strike that", "undo"), ("nvm that", "undo"),
+    ("revert my last edit", "undo"),
+    # another page
+    ("next page", "page"), ("can i see page 3", "page"), ("got anything else?", "page"),
+    ("these are not correct", "page"),
+    # questions about the memory, with a topic or a lead word
+    ("did i tell you anything about the colour yet?", "question"),
+    ("which ones have i rejected so far?", "question"),
+    ("ok so why did the skirts vanish", "question"),
+    ("could you tell me what you're searching for", "question"),
+    # a typing slip of a move's word is that word
+    ("perfcet, number 4", "found"),
+])
+def test_moves_read_in_the_words_people_type(said, act):
+    assert understand(said, 10).act == act
+
+
+def test_a_number_said_in_words_names_the_rank_found():
+    turn = understand("yes!! number seven, that's her", 10)
+    assert (turn.act, turn.found) == ("found", 7)
+
+
+@pytest.mark.parametrize("said, liked, disliked, reference, wanted", [
+    # politeness and interjections around a pick leave the pick whole, and want nothing
+    ("more like 6 plz", (6,), (), None, []),
+    ("nah, not 3 or 8", (), (3, 8), None, []),
+    # a change said with "without" is made to the image named, as "but" is
+    ("like 4 without the stripes", (), (), 4, [("striped", -1)]),
+    ("2 w/o sleeves", (), (), 2, [("sleeveless", 1)]),
+    # and a number that counts a thing stays a quantity
+    ("a top without 2 pockets", (), (), None, [("top", 1), ("2 pockets", -1)]),
+])
+def test_picks_and_references_survive_the_words_around_them(said, liked, disliked, reference,
+                                                             wanted):
+    from agent.decompose import decompose
+    from retrievers.vocabularies import load_vocabulary
+
+    turn = understand(said, 10)
+    assert (turn.liked, turn.disliked, turn.reference) == (liked, disliked, reference)
+    found = decompose(turn.text, load_vocabulary("demo")) if turn.text else []
+    assert sorted((p.text, p.polarity) for p in found) == sorted(wanted)
