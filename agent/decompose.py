@@ -834,7 +834,11 @@ def _attributes(phrase: str, vocabulary: Vocabulary, bind: bool = False,
             degrees.append(" ".join([words[i], degree, *words[i + 2:end]]))
             i = end
             continue
-        rest.append(words[i])
+        # a degree with nothing of content after it grades nothing: "is more of a polo", "more
+        # brighter" (its comparative read before), "more than one color" (corpora: 1,000+
+        # readings had a bare "more")
+        if words[i] not in _DEGREES:
+            rest.append(words[i])
         i += 1
     found = (vocabulary.split(" ".join(rest), skip=_FUNCTION, bind=bind, subject=subject)
              if rest else [])

@@ -406,7 +406,7 @@ def _move_by_cues(text: str) -> Understanding | None:
               and (not after or after in AFTER_ORDINAL)):
             ranks.append(-1)  # "the last one"; "my last message" is no rank
         elif word not in _CUE_WORDS and word not in _MOVE_FILLER:
-            meant = _slip_of(word)
+            meant = _slip_of(word) if len(unknown) <= 4 else None
             if meant is None:
                 unknown.append(word)
             else:
@@ -469,27 +469,21 @@ def _slip_of(word: str) -> str | None:
     no "working", "summery" no "summary": on the corpora they turned 25 descriptions into
     moves), and a word CLIP's tokenizer knows whole is a real word, never a slip; so
     Vocabulary.respell reads slips of a vocabulary's words."""
-    if len(word) < 5 or not word.isalpha() or word in whole_words():
+    if len(word) < 4 or not word.isalpha() or word in whole_words():
         return None
-    found = {known for known in _SLIP_TARGETS.get(len(word), ()) if _one_edit(word, known)}
+    found = set(_MISSING_ONE.get(word, ()))
+    found |= {swapped for i in range(len(word) - 1)
+              if (swapped := word[:i] + word[i + 1] + word[i] + word[i + 2:]) in _SLIP_TARGETS}
+    found.discard(word)
     return found.pop() if len(found) == 1 else None
 
 
-def _one_edit(slip: str, word: str) -> bool:
-    """Whether the slip is the word with one letter left out or two neighbours swapped."""
-    if len(slip) == len(word):
-        diff = [i for i in range(len(word)) if slip[i] != word[i]]
-        return (len(diff) == 2 and diff[1] == diff[0] + 1
-                and slip[diff[0]] == word[diff[1]] and slip[diff[1]] == word[diff[0]])
-    return (len(word) - len(slip) == 1
-            and any(word[:i] + word[i + 1:] == slip for i in range(len(word))))
-
-
-# the words a slip may stand for, by the lengths of the slips that can reach them
-_SLIP_TARGETS: dict[int, set[str]] = {}
-for _word in (w for w in _CUE_WORDS | _MOVE_FILLER if len(w) >= 5 and w.isalpha()):
-    for _length in (len(_word) - 1, len(_word)):
-        _SLIP_TARGETS.setdefault(_length, set()).add(_word)
+# the words a slip may stand for, and each one's spellings with a letter left out
+_SLIP_TARGETS = frozenset(w for w in _CUE_WORDS | _MOVE_FILLER if len(w) >= 5 and w.isalpha())
+_MISSING_ONE: dict[str, set[str]] = {}
+for _word in _SLIP_TARGETS:
+    for _i in range(len(_word)):
+        _MISSING_ONE.setdefault(_word[:_i] + _word[_i + 1:], set()).add(_word)
 
 # what a question about the memory asks with: "what do you remember", "what have you noted",
 # "what did i rule out", "what's been excluded so far"

@@ -576,3 +576,17 @@ def test_a_fit_said_with_fitting_is_no_verb(text, expected):
 ])
 def test_a_preposition_after_an_article_describes_and_a_body_s_state_is_none(text, expected):
     assert _pairs(decompose(text, load_vocabulary("photos"))) == sorted(_expected(expected))
+
+
+@pytest.mark.parametrize(("text", "expected", "relative"), [
+    # a degree with nothing of content after it grades nothing
+    ("is more of a polo and more modest", ["polo", "more modest"], []),
+    ("is more brighter", [], ["brighter"]),
+    ("is more like a wedding dress", ["wedding dress"], []),
+    # "coloured" is a function word, but "more coloured" is the vocabulary's comparative
+    ("is similar but more coloured", ["similar"], ["more colorful"]),
+])
+def test_a_degree_alone_is_no_constraint(text, expected, relative):
+    found = decompose(text, WORDS)
+    assert sorted(p.text for p in found if not p.relative) == sorted(expected)
+    assert sorted(p.text for p in found if p.relative) == sorted(relative)
