@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -125,15 +126,23 @@ class LookFile:
         return out
 
     def _rows(self, positions: np.ndarray) -> np.ndarray | None:
+        """The rows at these positions, in the order given; None if the file is cut short.
+
+        Read in file order and put back in the order asked, the loop in C (`map`): 165 rows
+        (a turn's usual new looks at 1M images) took 415 us with a generator of preads in the
+        order asked, 175 us mapped in that order, 124 us mapped in file order."""
         size = self.width * 4
+        order = np.argsort(positions, kind="stable")
+        offsets = (self._start + positions[order].astype(np.int64) * size).tolist()
         try:
-            data = b"".join(os.pread(self._fd, size, self._start + int(p) * size)
-                            for p in positions)
+            data = b"".join(map(os.pread, repeat(self._fd), repeat(size), offsets))
         except OSError:
             return None
         if len(data) != size * len(positions):
             return None
-        return np.frombuffer(data, np.float32).reshape(len(positions), self.width)
+        rows = np.empty((len(positions), self.width), np.float32)
+        rows[order] = np.frombuffer(data, np.float32).reshape(len(positions), self.width)
+        return rows
 
 
 def _read(path: Path, expected: dict, index_ids: np.ndarray):
