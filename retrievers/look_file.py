@@ -82,6 +82,14 @@ class LookFile:
         self.width = width
         self.stale = np.sort(np.asarray(stale, np.int64))  # rows written or removed since
         self._start = HEADER.size + len(ids) * 8  # where the rows begin
+        # each image id's row in the file, -1 where it holds none or a stale one: one fancy
+        # index per ask. A binary search of the 1M sorted ids (8 MB, out of the CPU's caches
+        # by the next turn) took 0.15 ms for a turn's ~165 new looks, and checking them
+        # against `stale` 0.03 ms more. 4 bytes per id up to the largest: 4 MB at 1M images.
+        top = int(ids[-1]) + 1 if len(ids) else 0
+        self._row = np.full(top, -1, np.int32)
+        self._row[ids] = np.arange(len(ids), dtype=np.int32)
+        self._row[self.stale[self.stale < top]] = -1
         # kept open: a file written again later replaces this one under its name (a new
         # inode), so the rows read here stay the ones that go with `ids`
         self._fd = os.open(path, os.O_RDONLY)
@@ -111,10 +119,10 @@ class LookFile:
         """One look per id, in the order asked: from the file where it holds the id's current
         look, from `elsewhere` (ids -> looks) for the rest."""
         ids = np.asarray(ids, np.int64)
-        at = np.minimum(np.searchsorted(self.ids, ids), max(len(self.ids) - 1, 0))
-        held = self.ids[at] == ids if len(self.ids) else np.zeros(len(ids), bool)
-        if len(self.stale):
-            held &= ~np.isin(ids, self.stale)
+        inside = (ids >= 0) & (ids < len(self._row))
+        at = np.full(len(ids), -1, np.int64)
+        at[inside] = self._row[ids[inside]]
+        held = at >= 0
         out = np.empty((len(ids), self.width), np.float32)
         rows = self._rows(at[held]) if held.any() else None
         if rows is None:  # none held, or the file cut short under us: library.db has them
