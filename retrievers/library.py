@@ -147,6 +147,7 @@ class Library:
         self._index: VectorIndex | MilvusIndex | None = None
         self._look_file: LookFile | None = None  # the looks saved with the index (look_file.py)
         self._looks = LookCache(self._read_looks)  # emptied whenever _index is set again
+        self._paths: dict[int, str] = {}  # paths asked for by id, emptied with the looks
         self._vocabulary = None  # loaded on first use
 
     # -- opening ---------------------------------------------------------------------------
@@ -391,6 +392,7 @@ class Library:
             self._look_file.close()
         self._look_file = looks
         self._looks.clear()
+        self._paths.clear()
 
     def _load_index(self, changes: Changes | None = None, *, rebuild: bool = False
                     ) -> tuple[VectorIndex | MilvusIndex | None, LookFile | None]:
@@ -418,8 +420,18 @@ class Library:
         return self.catalog.metadata(ids)
 
     def paths(self, ids: Iterable[int] | None = None) -> dict[int, str]:
-        """Each image's file path by id (every image's when ids is None)."""
-        return self.catalog.paths(ids)
+        """Each image's file path by id (every image's when ids is None). Those asked for by id
+        are kept, as the looks are, until the index is loaded again: every reply reads its
+        page's paths, and ten rows from library.db took 0.2-0.27 ms of a 7-10 ms turn at 1M
+        images (an image keeps its id and path for as long as it is in the catalog)."""
+        if ids is None:
+            return self.catalog.paths()
+        ids = sorted({int(i) for i in ids})
+        with self._lock:
+            missing = [i for i in ids if i not in self._paths]
+            if missing:
+                self._paths.update(self.catalog.paths(missing))
+            return {i: self._paths[i] for i in ids if i in self._paths}
 
     def ids_in_split(self, split: str) -> list[int]:
         """The ids, sorted, whose meta has this "split" ([] for a library without splits)."""

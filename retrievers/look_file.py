@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,14 @@ class LookFile:
         self.width = width
         self.stale = np.sort(np.asarray(stale, np.int64))  # rows written or removed since
         self._start = HEADER.size + len(ids) * 8  # where the rows begin
+        # each image id's row in the file, -1 where it holds none or a stale one: one fancy
+        # index per ask. A binary search of the 1M sorted ids (8 MB, out of the CPU's caches
+        # by the next turn) took 0.15 ms for a turn's ~165 new looks, and checking them
+        # against `stale` 0.03 ms more. 4 bytes per id up to the largest: 4 MB at 1M images.
+        top = int(ids[-1]) + 1 if len(ids) else 0
+        self._row = np.full(top, -1, np.int32)
+        self._row[ids] = np.arange(len(ids), dtype=np.int32)
+        self._row[self.stale[self.stale < top]] = -1
         # kept open: a file written again later replaces this one under its name (a new
         # inode), so the rows read here stay the ones that go with `ids`
         self._fd = os.open(path, os.O_RDONLY)
@@ -110,10 +119,10 @@ class LookFile:
         """One look per id, in the order asked: from the file where it holds the id's current
         look, from `elsewhere` (ids -> looks) for the rest."""
         ids = np.asarray(ids, np.int64)
-        at = np.minimum(np.searchsorted(self.ids, ids), max(len(self.ids) - 1, 0))
-        held = self.ids[at] == ids if len(self.ids) else np.zeros(len(ids), bool)
-        if len(self.stale):
-            held &= ~np.isin(ids, self.stale)
+        inside = (ids >= 0) & (ids < len(self._row))
+        at = np.full(len(ids), -1, np.int64)
+        at[inside] = self._row[ids[inside]]
+        held = at >= 0
         out = np.empty((len(ids), self.width), np.float32)
         rows = self._rows(at[held]) if held.any() else None
         if rows is None:  # none held, or the file cut short under us: library.db has them
@@ -125,15 +134,23 @@ class LookFile:
         return out
 
     def _rows(self, positions: np.ndarray) -> np.ndarray | None:
+        """The rows at these positions, in the order given; None if the file is cut short.
+
+        Read in file order and put back in the order asked, the loop in C (`map`): 165 rows
+        (a turn's usual new looks at 1M images) took 415 us with a generator of preads in the
+        order asked, 175 us mapped in that order, 124 us mapped in file order."""
         size = self.width * 4
+        order = np.argsort(positions, kind="stable")
+        offsets = (self._start + positions[order].astype(np.int64) * size).tolist()
         try:
-            data = b"".join(os.pread(self._fd, size, self._start + int(p) * size)
-                            for p in positions)
+            data = b"".join(map(os.pread, repeat(self._fd), repeat(size), offsets))
         except OSError:
             return None
         if len(data) != size * len(positions):
             return None
-        return np.frombuffer(data, np.float32).reshape(len(positions), self.width)
+        rows = np.empty((len(positions), self.width), np.float32)
+        rows[order] = np.frombuffer(data, np.float32).reshape(len(positions), self.width)
+        return rows
 
 
 def _read(path: Path, expected: dict, index_ids: np.ndarray):

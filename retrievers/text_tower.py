@@ -159,7 +159,9 @@ def _map_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         if entry["dtype"] != "F32":
             raise ValueError(f"{name} is {entry['dtype']}, not F32")
         start, end = entry["data_offsets"]
-        weights[name] = data[start:end].view(np.float32).reshape(entry["shape"])
+        # a plain ndarray view of the mapped bytes: np.memmap's subclass hooks ran on every
+        # operation of the forward pass
+        weights[name] = np.asarray(data[start:end]).view(np.float32).reshape(entry["shape"])
     return weights, meta
 
 

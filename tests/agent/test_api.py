@@ -71,6 +71,31 @@ def test_ablations_share_the_loaded_library(small_library):
     assert concat.say("striped").summary == "red striped"
 
 
+def test_every_turn_is_saved_on_the_agents_own_thread(small_library, monkeypatch):
+    """A turn's checkpoint is saved on a thread the agent keeps, not on one started and joined
+    for that turn alone (graph.py's `saving_on`), and saved before the turn returns."""
+    import threading
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    saved_on: list[threading.Thread] = []
+    put = SqliteSaver.put
+
+    def put_and_record(self, *args, **kwargs):
+        saved_on.append(threading.current_thread())
+        return put(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqliteSaver, "put", put_and_record)
+    agent = Agent.open(small_library)
+    session = agent.new_session()
+    for text in ("a red dress", "make it blue", "undo"):
+        reply = session.say(text)
+        assert session.last_reply.summary == reply.summary  # saved by the time say() returns
+    assert len(saved_on) == 3 and len(set(saved_on)) == 1
+    assert saved_on[0].name.startswith("rummage-save")
+    agent.close()
+
+
 def test_a_session_resumes_in_another_process(small_library, rummage_home):
     agent = Agent.open(small_library)
     session = agent.new_session()
