@@ -21,7 +21,13 @@ For each size it measures:
 - numpy_query_ms: one `X @ q` and argpartition over the same vectors (median of 200 queries),
   and recall_at_10 of the index against that exact answer over 200 queries (fresh noisy copies
   of random rows, as "more like this" asks).
-Targets (checked at every size, meant for 1M): turn p50 <= 0.15 x numpy query, p95 <= 3 x p50,
+- turn_to_numpy: the turns run in `--rounds` fresh child processes (3), each right after a
+  numpy query measurement, and each round's ratio of turn p50 to numpy query compares two
+  things timed under the same load; the median round's ratio is reported, with its turns
+  (turn_ms), the medians of the rounds' numpy queries, opens and first turns, the largest peak
+  RSS, and every round (`rounds`). One measurement of each, minutes apart, moved the ratio
+  from 0.13 to 0.18 with the same code (the numpy query alone: 37-65 ms between runs).
+Targets (checked at every size, meant for 1M): turn_to_numpy <= 0.15, p95 <= 3 x p50,
 recall@10 >= 0.97, touch_one <= 5 % of full build, first turn <= 0.5 s, peak RSS <= 1.5 GiB.
 
     python benchmarks/scale_bench.py --sizes 200000 1000000 --json bench-out/scale.json
@@ -160,10 +166,7 @@ def exact_and_index(home: Path, seed: int = 2) -> dict:
     library = Library.open(LIBRARY, home)
     ids, vectors = library.catalog.all_vectors()
     index = library.index
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(ids), size=200, replace=False)
-    queries = vectors[picks] + rng.normal(0, NOISE, (200, vectors.shape[1])).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    queries = noisy_queries(vectors, seed)
     numpy_ms, index_ms, recall = [], [], []
     for q in queries:
         started = time.perf_counter()
@@ -178,6 +181,58 @@ def exact_and_index(home: Path, seed: int = 2) -> dict:
     return {"numpy_query_ms": round(float(np.median(numpy_ms)), 2),
             "index_query_ms": round(float(np.median(index_ms)), 3),
             "recall_at_10": round(float(np.mean(recall)), 4)}
+
+
+def noisy_queries(vectors: np.ndarray, seed: int = 2) -> np.ndarray:
+    """200 fresh noisy copies of random rows, as "more like this" asks."""
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(vectors), size=200, replace=False)
+    queries = vectors[picks] + rng.normal(0, NOISE, (200, vectors.shape[1])).astype(np.float32)
+    return queries / np.linalg.norm(queries, axis=1, keepdims=True)
+
+
+def numpy_query_ms(vectors: np.ndarray, queries: np.ndarray) -> float:
+    """The median time of one `X @ q` + argpartition over the vectors."""
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        np.argpartition(-(vectors @ q), 10)[:10]
+        times.append((time.perf_counter() - started) * 1000)
+    return round(float(np.median(times)), 2)
+
+
+def interleaved_turns(home: Path, sessions: int, rounds: int) -> dict:
+    """The turns, each round in a fresh child process right after a numpy query measurement
+    over the same vectors, so that each ratio compares two things measured under the same load
+    (on this shared 2-core machine the numpy query alone took 37-65 ms from one run to the
+    next). Reports the medians over the rounds and each round's figures."""
+    from retrievers.library import Library
+
+    library = Library.open(LIBRARY, home)
+    vectors = library.catalog.all_vectors()[1]
+    library.close()
+    queries = noisy_queries(vectors)
+    per_round = []
+    for _ in range(rounds):
+        numpy_ms = numpy_query_ms(vectors, queries)
+        child = subprocess.run(
+            [sys.executable, __file__, "--turns", str(home), "--sessions", str(sessions)],
+            capture_output=True, text=True, check=True)
+        turns = json.loads(child.stdout.strip().splitlines()[-1])
+        per_round.append({"numpy_query_ms": numpy_ms, **turns,
+                          "turn_to_numpy": round(turns["turn_ms"]["p50"] / numpy_ms, 3)})
+    del vectors
+    middle = sorted(per_round, key=lambda r: r["turn_to_numpy"])[len(per_round) // 2]
+    return {"numpy_query_ms": float(np.median([r["numpy_query_ms"] for r in per_round])),
+            "turn_to_numpy": middle["turn_to_numpy"],
+            "open_s": float(np.median([r["open_s"] for r in per_round])),
+            "first_turn_ms": float(np.median([r["first_turn_ms"] for r in per_round])),
+            "turn_ms": middle["turn_ms"],  # the round of the median ratio
+            "rss_mib": max(r["rss_mib"] for r in per_round),
+            "rounds": [{k: r[k] for k in ("numpy_query_ms", "turn_to_numpy", "first_turn_ms",
+                                          "rss_mib")} | {"turn_p50": r["turn_ms"]["p50"],
+                                                         "turn_p95": r["turn_ms"]["p95"]}
+                       for r in per_round]}
 
 
 def run_turns(home: Path, sessions: int, seed: int) -> dict:
@@ -232,7 +287,7 @@ def peak_rss_kib() -> int:
 
 def targets(row: dict) -> dict:
     return {name: bool(met) for name, met in {
-        "turn_p50_le_0.15x_numpy": row["turn_ms"]["p50"] <= 0.15 * row["numpy_query_ms"],
+        "turn_p50_le_0.15x_numpy": row["turn_to_numpy"] <= 0.15,
         "turn_p95_le_3x_p50": row["turn_ms"]["p95"] <= 3 * row["turn_ms"]["p50"],
         "recall_at_10_ge_0.97": row["recall_at_10"] >= 0.97,
         "touch_one_le_5pct_build": row["touch_one_s"] <= 0.05 * row["full_build_s"],
@@ -241,7 +296,7 @@ def targets(row: dict) -> dict:
     }.items()}
 
 
-def measure(size: int, demo: dict, sessions: int, keep: Path | None) -> dict:
+def measure(size: int, demo: dict, sessions: int, keep: Path | None, rounds: int = 3) -> dict:
     home = Path(tempfile.mkdtemp(prefix="rummage-scale-", dir=keep))
     try:
         row = {"size": size, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -253,10 +308,7 @@ def measure(size: int, demo: dict, sessions: int, keep: Path | None) -> dict:
         row["touch_one_s"] = round(touch_s, 3)
         row.update(exact_and_index(home))
         print(f"[{size}] built, touched, queried: {row}", file=sys.stderr, flush=True)
-        child = subprocess.run(
-            [sys.executable, __file__, "--turns", str(home), "--sessions", str(sessions)],
-            capture_output=True, text=True, check=True)
-        row.update(json.loads(child.stdout.strip().splitlines()[-1]))
+        row.update(interleaved_turns(home, sessions, rounds))
         row["library_db_mib"] = round((home / LIBRARY / "library.db").stat().st_size / 2**20)
         row["index_mib"] = round((home / LIBRARY / "index.faiss").stat().st_size / 2**20)
         row["targets"] = targets(row)
@@ -271,11 +323,12 @@ def print_table(rows: list[dict]) -> None:
                ("touch one s", "touch_one_s", "{}"), ("open s", "open_s", "{}"),
                ("first turn ms", "first_turn_ms", "{}"), ("numpy ms", "numpy_query_ms", "{}"),
                ("recall@10", "recall_at_10", "{}"), ("peak RSS MiB", "rss_mib", "{}")]
-    header = [c[0] for c in columns] + ["turn p50", "turn p95"]
+    header = [c[0] for c in columns] + ["turn p50", "turn p95", "turn / numpy"]
     print(" | ".join(header))
     for row in rows:
         cells = [fmt.format(row[key]) for _, key, fmt in columns]
-        cells += [str(row["turn_ms"]["p50"]), str(row["turn_ms"]["p95"])]
+        cells += [str(row["turn_ms"]["p50"]), str(row["turn_ms"]["p95"]),
+                  str(row["turn_to_numpy"])]
         print(" | ".join(cells))
         missed = [name for name, met in row["targets"].items() if not met]
         print(f"  targets missed: {', '.join(missed) or 'none'}")
@@ -285,6 +338,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200_000])
     parser.add_argument("--sessions", type=int, default=20, help="conversations per size")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of a numpy query measurement and the turns")
     parser.add_argument("--json", default="bench-out/scale_bench.json")
     parser.add_argument("--keep", type=Path, help="build the libraries under this folder and "
                         "keep them (default: a temporary folder, removed)")
@@ -299,7 +354,7 @@ def main() -> None:
     demo = read_demo(rummage_home())
     rows = []
     for size in args.sizes:
-        rows.append(measure(size, demo, args.sessions, args.keep))
+        rows.append(measure(size, demo, args.sessions, args.keep, args.rounds))
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2))  # each size as soon as it is done
     print(f"# {rows[0]['machine']}")
