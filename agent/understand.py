@@ -68,7 +68,7 @@ _W = r"[\s,.!?;:]*"  # separators between words
 _POLITE = (r"(?:please|pls|plz|thanks|thank you|thx|ty|kindly|maybe|perhaps|just|again|then|"
            r"now|instead|for me|mate|friend|sir|either|too|anyway|though|sorry)")
 _LEAD = (r"(?:ok(?:ay)?|hmm+|um+|uh+|well|oh|ah+|so|right|alright|sorry|no|nope|nah|yeah+|"
-         r"yes+|yep|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
+         r"yes+|yep|yup|ya|yah|yea|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
          r"can we|could we|can you|could you|would you|let'?s|please)")
 _THIS = r"(?:these|those|them|this|that|it|they|the ones shown|this page|this lot|any of (?:these|those|them))"
 _ONES = (r"(?:ones?|options?|results?|images?|pictures?|pics?|photos?|items?|things?|"
@@ -214,13 +214,14 @@ _MEMORY = _grammar(
 _KIND_WORDS = (r"(?:i )?hope (?:you'?re|you are|u r|all is) (?:well|good|ok(?:ay)?|fine)"
                r"(?: today)?|(?:you'?ve|you have) been (?:(?:very|most|so|really|super|a) )?"
                r"(?:helpful|great|brilliant|kind|patient|a (?:great |big )?help)")
-_THANKS = r"(?:ta|thanks|thank you|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
+_THANKS = r"(?:ta|thanks|thank you|thank ya|thanks ya|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
 _GREETING = (r"(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|howdy|"
              r"how(?:'s| is) it going|how are (?:you|u|things)(?: doing| today)?|"
              r"how(?:'s| is) your day|what's up|sup|wassup)")
 _ACK = (r"(?:ok(?:ay)?|k|hmm+|hm+|um+|uh+|ah+|oh+|cool|nice|great|good|wow|lol|haha|sure|"
         r"alright|right|yeah|yes|yep|interesting|i see|got it|fine|neat|awesome|fair enough|"
-        r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|lovely|brilliant|sweet|"
+        r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|see (?:ya|you)(?: later)?|"
+        r"cya|ttyl|lovely|brilliant|sweet|"
         r"perfect|excellent|amazing|yay|yes+|woo+|finally|wonderful|fantastic|marvell?ous|"
         r"splendid|superb|terrific|lovely stuff)")
 _CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK})(?: (?:so much|a lot|there|again|"
@@ -278,7 +279,7 @@ _NUMBER_WORD = re.compile(r"\bnumber (" + "|".join(_NUMBER_WORDS) + r")\b")
 _CONTRACTIONS = {bare.replace("'", ""): bare for bare in """don't doesn't didn't isn't aren't
     wasn't weren't can't couldn't won't wouldn't shouldn't haven't hasn't that's what's
     there's here's who's how's where's i'm i've you're you've they're we've let's""".split()}  # noqa: SIM905
-_CONTRACTIONS |= {"u": "you", "r": "are", "ur": "your", "ya": "you", "rite": "right",
+_CONTRACTIONS |= {"u": "you", "r": "are", "ur": "your", "rite": "right",
                   "nvm": "never mind", "thnx": "thanks", "tnx": "thanks", "pic": "picture",
                   "nxt": "next", "moar": "more", "pg": "page", "msg": "message",
                   "sth": "something", "smth": "something"}

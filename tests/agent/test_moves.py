@@ -284,6 +284,8 @@ def test_a_why_not_question_names_what_is_missing():
     ("could you tell me what you're searching for", "question"),
     # a typing slip of a move's word is that word
     ("perfcet, number 4", "found"),
+    # "ya" is a yes before a move, and a you after thanks or goodbye
+    ("ya thats it", "found"), ("thank ya", "chat"), ("see ya", "chat"),
 ])
 def test_moves_read_in_the_words_people_type(said, act):
     assert understand(said, 10).act == act
