@@ -88,7 +88,8 @@ covered cover covers featuring features feature showing shows show shown display
 displaying depicting depicts contain contains containing include includes including
 want wants wanted need needs prefer love find see give try let's lets please pls plz thanks
 something anything everything someone anyone thing things stuff kind sort type types
-somethin anythin nothin sth smth page pages
+somethin anythin nothin sth smth page pages por favor merci beaucoup grazie mille bitte danke
+gracias
 maybe perhaps just only instead now again too actually really very quite rather bit
 slightly somewhat super pretty fairly kinda sorta lot lots much many
 same other another such own each every all

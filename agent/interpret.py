@@ -81,7 +81,7 @@ _NEGATIVE_CUES = (
     "not", "no", "no to", "not like", "less like", "nothing like", "unlike", "don't like",
     "do not like", "dont like", "dislike", "hate", "remove", "drop", "hide", "exclude",
     "without", "skip", "not you", "get rid of", "lose", "no more like", "not more like",
-    "none like",
+    "none like", "not a fan of", "not keen on", "not sure about", "don't love", "dont love",
 )
 _POSITIVE_CUES = (
     "like", "more like", "i like", "i love", "love", "similar to", "closer to", "yes to", "yes",
@@ -107,7 +107,7 @@ _BARE_CHANGE = ("but", "without", "minus", "except", "only")
 _VERDICTS_BAD = ("wrong", "bad", "off", "terrible", "awful", "ugly", "not it", "not right",
                  "no good", "not good", "not what i want", "too far", "dreadful", "horrible",
                  "hideous", "rubbish", "nasty", "gross", "all wrong", "not correct",
-                 "incorrect", "all off")
+                 "incorrect", "all off", "minging", "naff", "dire", "grim", "crap", "meh")
 _VERDICTS_GOOD = ("good", "great", "close", "closer", "nice", "right", "perfect", "it",
                   "better", "lovely", "almost it", "the one", "spot on", "fine")
 _VERBS = ("is", "are", "looks", "look", "seems", "was", "r")  # "r": "2 and 3 r ugly"

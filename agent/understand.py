@@ -65,11 +65,17 @@ class Understanding:
 # -- the small grammar of moves --------------------------------------------------------------
 
 _W = r"[\s,.!?;:]*"  # separators between words
+# please and thank you as travellers say them ("por favor", "merci", "grazie", "bitte")
+_FOREIGN_POLITE = (r"(?:por favor|merci(?: beaucoup)?|grazie(?: mille)?|bitte(?: schön)?|"
+                   r"danke(?: schön)?|gracias|s'il vous plaît|s'il te plaît|prego|obrigad[oa]|"
+                   r"arigato|dankjewel|tack)")
 _POLITE = (r"(?:please|pls|plz|thanks|thank you|thx|ty|kindly|maybe|perhaps|just|again|then|"
-           r"now|instead|for me|mate|friend|sir|either|too|anyway|though|sorry)")
+           r"now|instead|for me|mate|friend|sir|either|too|anyway|though|tho|sorry|"
+           rf"{_FOREIGN_POLITE})")
 _LEAD = (r"(?:ok(?:ay)?|hmm+|um+|uh+|well|oh|ah+|so|right|alright|sorry|no|nope|nah|yeah+|"
          r"yes+|yep|yup|ya|yah|yea|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
-         r"can we|could we|can you|could you|would you|let'?s|please)")
+         r"can we|could we|can you|could you|would you|let'?s|please|i(?:'d| would) like to|"
+         r"i want to|i wish to|i need to|bollocks|crap|dammit|shoot|oops|whoops)")
 _THIS = r"(?:these|those|them|this|that|it|they|the ones shown|this page|this lot|any of (?:these|those|them))"
 _ONES = (r"(?:ones?|options?|results?|images?|pictures?|pics?|photos?|items?|things?|"
          r"suggestions?|stuff|choices?|page|photographs?)")
@@ -145,7 +151,9 @@ _UNDO = _grammar(
 
 _FOUND_PHRASE = (r"(?:that'?s it|this is it|that is it|found it|got it|bingo|that'?s the one|"
                  r"this is the one|that is the one|that'?s mine|exactly|jackpot|yes+ that'?s it|"
-                 r"there it is|perfect|nailed it|(?:that'?s|this is|that is) my \w+|"
+                 r"there it is|perfect|perfetto|parfait|perfecto|nailed it|"
+                 r"(?:that'?s|this is|that is) my \w+|"
+                 r"(?:that'?s|this is|that is) the (?:pic|picture|photo|image)|"
                  r"(?:it'?s|it is|that'?s|that is|this is) (?:exactly |just )?what (?:i|we) "
                  r"(?:need|needed|want|wanted|was after|was looking for)|"
                  r"(?:that'?s|this is|that is|there'?s|here'?s) (?:her|him|them|the \w+ i "
@@ -160,8 +168,10 @@ _WANTED = (r"(?:i|we) (?:(?:was|were|am|are) )?(?:want|wanted|need|needed|mean|m
            r"looking for|searching for|after|had in mind|have in mind|imagined|pictured)")
 _FOUND = _grammar(
     rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?(?:the )?{_RANK}(?: one)?)?",
-    rf"{_RANK} (?:is|it'?s|was) (?:exactly |just |totally )?(?:it|the one|(?:the )?mine|"
-    rf"perfect|spot on|what {_WANTED}|the one {_WANTED})",
+    rf"{_RANK} (?:is|it'?s|was) (?:exactly |just |totally |precisely )?(?:it|the one|"
+    rf"(?:the )?mine|perfect|spot on|what {_WANTED}|the one {_WANTED})",
+    rf"{_RANK} (?:(?:is|it'?s|was) )?(?:exactly|just|precisely) what {_WANTED}",
+    rf"{_RANK} it is",
     rf"(?:i'?ll take|i (?:choose|pick)|i'?ll go with|(?:it'?s|its)|(?:i'?m |i am )?going with|"
     rf"i(?:'ll| will) (?:buy|have|take|go with|get)|i'?d (?:buy|take|go with)) {_RANK}",
     rf"{_RANK} {_FOUND_PHRASE}",
@@ -169,7 +179,7 @@ _FOUND = _grammar(
 _WHY_RANK = _grammar(
     rf"(?:why|how come) (?:is|was|are|did you (?:show|pick|choose)|did) {_RANK}"
     r"(?: (?:here|there|shown|on top|first|in the results|showing|included|chosen|picked|"
-    r"show up|in))*",
+    r"show up|in|at the top|up top|so high|in first place|first place|top))*",
 )
 _WHY_NOT = re.compile(
     r"^(?:why|how come) (?:(?:are|is) there )?(?:no|not any|nothing|none of the|"
@@ -204,6 +214,7 @@ _MEMORY = _grammar(
     r"(?:have|did) i (?:told|tell|said|say|mention(?:ed)?|asked? for|given|give) (?:you )?"
     r"(?:anything|something|much) (?:about|on|regarding) .+?(?: (?:yet|so far|already))?",
     r"what (?:have|did) i (?:told|tell|said|say|mention(?:ed)?) (?:you )?(?:about|on) .+",
+    r"what (?:did|have) i (?:say|said) (?:no|yes) to(?: so far)?",
     r"(?:which|what) (?:ones?|images?|results?|pictures?) (?:have|did) i (?:(?:say|said) )?(?:i )?"
     r"(?:like|liked|dislike|disliked|pick|picked|choose|chose|reject|rejected|rule|ruled)"
     r"(?: out)?(?: so far)?",
@@ -214,17 +225,19 @@ _MEMORY = _grammar(
 _KIND_WORDS = (r"(?:i )?hope (?:you'?re|you are|u r|all is) (?:well|good|ok(?:ay)?|fine)"
                r"(?: today)?|(?:you'?ve|you have) been (?:(?:very|most|so|really|super|a) )?"
                r"(?:helpful|great|brilliant|kind|patient|a (?:great |big )?help)")
-_THANKS = r"(?:ta|thanks|thank you|thank ya|thanks ya|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
+_COMPLIMENT = (r"(?:(?:you'?re|your|you are|ur) (?:a star|the best|a legend|great|amazing|"
+               r"awesome|brilliant|a lifesaver|a genius|a gem))")
+_THANKS = r"(?:ta|thanks|thank you|thank ya|thanks ya|merci(?: beaucoup)?|grazie(?: mille)?|danke(?: schön)?|gracias|obrigad[oa]|arigato|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
 _GREETING = (r"(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|howdy|"
              r"how(?:'s| is) it going|how are (?:you|u|things)(?: doing| today)?|"
              r"how(?:'s| is) your day|what's up|sup|wassup)")
 _ACK = (r"(?:ok(?:ay)?|k|hmm+|hm+|um+|uh+|ah+|oh+|cool|nice|great|good|wow|lol|haha|sure|"
         r"alright|right|yeah|yes|yep|interesting|i see|got it|fine|neat|awesome|fair enough|"
         r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|see (?:ya|you)(?: later)?|"
-        r"cya|ttyl|lovely|brilliant|sweet|"
+        r"cya|ttyl|lovely|brilliant|sweet|sorted|perfetto|parfait|perfecto|"
         r"perfect|excellent|amazing|yay|yes+|woo+|finally|wonderful|fantastic|marvell?ous|"
         r"splendid|superb|terrific|lovely stuff)")
-_CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK})(?: (?:so much|a lot|there|again|"
+_CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK}|{_COMPLIMENT})(?: (?:so much|a lot|there|again|"
                    rf"very much|for (?:that|the help|your help|helping)|mate|buddy|friend|"
                    rf"rummage|(?:you'?re|your|you are) (?:a star|the best|a legend|great|"
                    rf"amazing|awesome|brilliant|a lifesaver)|{_KIND_WORDS}))* ?)+$")
@@ -263,6 +276,7 @@ def _tidy(text: str) -> str:
     contractions people type without their apostrophe written with it ("thats it", "dont")."""
     tidy = normalize(text.replace("\u2018", "'")).strip(" …-")
     tidy = _NUMBER_WORD.sub(lambda m: f"number {_NUMBER_WORDS.index(m.group(1)) + 1}", tidy)
+    tidy = re.sub(r"\b(\d{1,2})'s\b", r"\1 is", tidy)  # "1's the one"
     return _BARE_CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group()], tidy)
 
 
@@ -282,7 +296,9 @@ _CONTRACTIONS = {bare.replace("'", ""): bare for bare in """don't doesn't didn't
 _CONTRACTIONS |= {"u": "you", "r": "are", "ur": "your", "rite": "right",
                   "nvm": "never mind", "thnx": "thanks", "tnx": "thanks", "pic": "picture",
                   "nxt": "next", "moar": "more", "pg": "page", "msg": "message",
-                  "sth": "something", "smth": "something"}
+                  "sth": "something", "smth": "something", "teh": "the", "hte": "the",
+                  "taht": "that", "thta": "that", "adn": "and", "waht": "what", "yuo": "you",
+                  "jsut": "just", "numbr": "number", "nubmer": "number"}
 _BARE_CONTRACTION = re.compile(r"\b(?:" + "|".join(_CONTRACTIONS) + r")\b")
 
 
@@ -361,7 +377,8 @@ _CUES = {
     "question": frozenset("""why what whats what's how where which remember know filters filter
         constraints memory searching looking asked difference diff differ different compare vs
         versus doing explain summarise summarize summary active tell said end ended even list
-        between btw made choose think want after search noted recorded tracking ruled excluded
+        between btw made choose think want after search criteria criterion settings
+        preferences applying using currently noted recorded tracking ruled excluded
         removed rejected banned blocked understood liked disliked picked chose""".split()),  # noqa: SIM905
     "page": frozenset("""none no nope nah nothing other others different else next another new
         more keep going again wrong elsewhere further alternatives options rest try trying
@@ -491,7 +508,7 @@ for _word in _SLIP_TARGETS:
 _MEMORY_WORDS = frozenset("""remember remembered know filters filter constraints memory want
     searching looking asked said search think after summarise summarize summary active remind
     noted recorded tracking ruled excluded removed rejected banned blocked understood got liked
-    disliked picked chose""".split())  # noqa: SIM905
+    disliked picked chose criteria criterion settings preferences applying using""".split())  # noqa: SIM905
 # words said before a question's own first word ("wait, why …", "ok so what …")
 _LEAD_WORDS = frozenset("""ok okay so wait hmm hm um uh oh ah well right alright hey erm actually
     sorry and but""".split())  # noqa: SIM905

@@ -4,7 +4,7 @@ corpora plus written conversational moves; see tests/data/README.md) read end to
 Issue 10 asks for >= 95% of sentences read exactly as labelled. This test holds the rate
 measured when the set was labelled and the reader last changed, so that no change makes it
 worse unnoticed; raise FLOOR whenever the rate goes up. The rate and the misses are printed
-by `python -m tests.agent.test_dev_set [--held-out | --moves-a | --moves-b]`.
+by `python -m tests.agent.test_dev_set [--held-out | --moves-a | --moves-b | --moves-c]`.
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ def test_the_held_out_set_reads_at_least_as_well_as_last_measured():
     assert (total - len(wrong)) / total >= HELD_OUT_FLOOR
 
 
-# Conversational moves written by two people who never read the code (tests/data/README.md),
-# each measured before the rules were tuned on it (a: 71 of 100, b: 52 of 100)
-MOVES = [Path(__file__).parent.parent / "data" / f"moves_dev_{part}.jsonl" for part in "ab"]
-MOVES_FLOOR = 0.92  # measured 0.925 (185 of 200) on 2026-12-03
+# Conversational moves written by three people who never read the code (tests/data/README.md),
+# each measured before the rules were tuned on it (a: 71, b: 52, c: 59 of 100 at 7e0176d)
+MOVES = [Path(__file__).parent.parent / "data" / f"moves_dev_{part}.jsonl" for part in "abc"]
+MOVES_FLOOR = 0.91  # measured 0.917 (275 of 300) on 2026-12-03
 
 
 def test_the_moves_sets_read_at_least_as_well_as_last_measured():
@@ -77,7 +77,7 @@ def test_the_moves_sets_read_at_least_as_well_as_last_measured():
     for path in MOVES:
         count, wrong = misses(path)
         read_right, total = read_right + count - len(wrong), total + count
-    assert total == 200
+    assert total == 300
     assert read_right / total >= MOVES_FLOOR
 
 
@@ -89,8 +89,9 @@ def test_the_development_set_reads_at_least_as_well_as_last_measured():
 if __name__ == "__main__":
     import sys
 
-    chosen = (HELD_OUT if "--held-out" in sys.argv else MOVES[0] if "--moves-a" in sys.argv
-              else MOVES[1] if "--moves-b" in sys.argv else DEV_SET)
+    moves = {f"--moves-{path.stem[-1]}": path for path in MOVES}
+    chosen = (HELD_OUT if "--held-out" in sys.argv
+              else next((moves[a] for a in sys.argv if a in moves), DEV_SET))
     total, wrong = misses(chosen)
     for line, got in wrong:
         want = labelled(line)

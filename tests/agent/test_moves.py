@@ -286,6 +286,11 @@ def test_a_why_not_question_names_what_is_missing():
     ("perfcet, number 4", "found"),
     # "ya" is a yes before a move, and a you after thanks or goodbye
     ("ya thats it", "found"), ("thank ya", "chat"), ("see ya", "chat"),
+    # please and thanks in other languages, compliments, common typos of short words
+    ("next please, gracias", "page"), ("danke schön", "chat"), ("you're a genius", "chat"),
+    ("why is #2 at the top", "question"), ("5 it is", "found"), ("3's the one", "found"),
+    ("i'd like to undo my last change", "undo"), ("waht do you remember", "question"),
+    ("number 6 is precisely what i wanted", "found"),
 ])
 def test_moves_read_in_the_words_people_type(said, act):
     assert understand(said, 10).act == act
@@ -300,6 +305,7 @@ def test_a_number_said_in_words_names_the_rank_found():
     # politeness and interjections around a pick leave the pick whole, and want nothing
     ("more like 6 plz", (6,), (), None, []),
     ("nah, not 3 or 8", (), (3, 8), None, []),
+    ("not a fan of 4, grazie", (), (4,), None, []),
     # a change said with "without" is made to the image named, as "but" is
     ("like 4 without the stripes", (), (), 4, [("striped", -1)]),
     ("2 w/o sleeves", (), (), 2, [("sleeveless", 1)]),
