@@ -309,6 +309,9 @@ def test_a_number_said_in_words_names_the_rank_found():
     # a change said with "without" is made to the image named, as "but" is
     ("like 4 without the stripes", (), (), 4, [("striped", -1)]),
     ("2 w/o sleeves", (), (), 2, [("sleeveless", 1)]),
+    # a result said to be close, but: the image to change, as "like 6 but plain"
+    ("6 is close but plain", (), (), 6, [("solid", 1)]),
+    ("4 is lovely but in pink", (), (), 4, [("pink", 1)]),
     # and a number that counts a thing stays a quantity
     ("a top without 2 pockets", (), (), None, [("top", 1), ("2 pockets", -1)]),
 ])
