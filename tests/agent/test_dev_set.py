@@ -69,7 +69,7 @@ def test_the_held_out_set_reads_at_least_as_well_as_last_measured():
 # Conversational moves written by three people who never read the code (tests/data/README.md),
 # each measured before the rules were tuned on it (a: 71, b: 52, c: 59 of 100 at 7e0176d)
 MOVES = [Path(__file__).parent.parent / "data" / f"moves_dev_{part}.jsonl" for part in "abc"]
-MOVES_FLOOR = 0.91  # measured 0.917 (275 of 300) on 2026-12-03
+MOVES_FLOOR = 0.91  # measured 0.920 (276 of 300) on 2026-12-03
 
 
 def test_the_moves_sets_read_at_least_as_well_as_last_measured():
