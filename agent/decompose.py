@@ -513,8 +513,8 @@ def _little(text: str, vocabulary: Vocabulary) -> str:
     """Without "little" where it is a degree ("a little darker", "smiling a little", "a little
     to the right", "a little bit", "a little cloudy"): before a function word, a comparative,
     the end, "bit"/"more"/"too", or an attribute the vocabulary knows that ends its phrase.
-    Before a noun it is a size, kept: "a little pup", "little stars", "little black stars". On the corpora this keeps 244 "little girl"s
-    and 72 "little boy"s (before: "girl", "boy")."""
+    Before a noun it is a size, kept: "a little pup", "little stars", "little black stars". On
+    the corpora this keeps 244 "little girl"s and 72 "little boy"s (before: "girl", "boy")."""
     words = text.split()
     kept: list[str] = []
     for i, word in enumerate(words):

@@ -27,6 +27,7 @@ Design decisions:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -239,8 +240,7 @@ _ACK = (r"(?:ok(?:ay)?|k|hmm+|hm+|um+|uh+|ah+|oh+|cool|nice|great|good|wow|lol|h
         r"splendid|superb|terrific|lovely stuff)")
 _CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK}|{_COMPLIMENT})(?: (?:so much|a lot|there|again|"
                    rf"very much|for (?:that|the help|your help|helping)|mate|buddy|friend|"
-                   rf"rummage|(?:you'?re|your|you are) (?:a star|the best|a legend|great|"
-                   rf"amazing|awesome|brilliant|a lifesaver)|{_KIND_WORDS}))* ?)+$")
+                   rf"rummage|{_COMPLIMENT}|{_KIND_WORDS}))* ?)+$")
 
 # Frames around a request that carry no content: the request is what follows them.
 _FRAMES = re.compile(
@@ -271,6 +271,7 @@ _HEDGES = re.compile(
 _HEDGE_ONLY = re.compile(r"(?:(?:no|nope|nah|meh|ugh|hmm+|um+)\b\s*)*")
 
 
+@functools.lru_cache(maxsize=256)  # a turn tidies its text for each reader that looks at it
 def _tidy(text: str) -> str:
     """Lowercase, straight quotes, no edge punctuation, one space between words, and the
     contractions people type without their apostrophe written with it ("thats it", "dont")."""
@@ -289,7 +290,6 @@ _NUMBER_WORD = re.compile(r"\bnumber (" + "|".join(_NUMBER_WORDS) + r")\b")
 # are no other English word: "its", "id", "were", "well", "hell" are left alone), and the
 # spellings of texting ("r u", "ur", "rite", "nvm"): a move is read in the words it stands for.
 # Only moves are read from this text; a request keeps its words ("a u neck top").
-
 _CONTRACTIONS = {bare.replace("'", ""): bare for bare in """don't doesn't didn't isn't aren't
     wasn't weren't can't couldn't won't wouldn't shouldn't haven't hasn't that's what's
     there's here's who's how's where's i'm i've you're you've they're we've let's""".split()}  # noqa: SIM905
@@ -324,6 +324,7 @@ def _rank_of(text: str) -> int | None:
     return -1 if match.group(2) == "last" else ORDINALS[match.group(2)]
 
 
+@functools.lru_cache(maxsize=256)  # a one-clause turn is read whole and again as its clause
 def move_of(text: str) -> Understanding | None:
     """The move of a whole turn, or None when the turn is a request (see the docstring)."""
     tidy = _tidy(text)

@@ -568,21 +568,21 @@ class Vocabulary:
     def _bind(self, merged: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
         """Attributes right before a head noun join it: [brown, horse] -> [brown horse]."""
         out: list[tuple[str, str | None]] = []
-        pending: list[str] = []
+        pending: list[tuple[str, str]] = []  # attributes waiting for their noun, with slots
         for spelling, slot in merged:
             if slot in self.heads:
-                words = [self.canonical(p) for p in pending] + [self.canonical(spelling)]
+                words = [self.canonical(p) for p, _ in pending] + [self.canonical(spelling)]
                 out.append((" ".join(words), slot))
                 pending = []
             elif slot is not None:
-                pending.append(spelling)
+                pending.append((spelling, slot))
             elif pending:  # an unknown noun takes the attributes before it: "yellow coat"
-                out.append((" ".join([*(self._in_compound(p, self.slot_of(p)) for p in pending),
+                out.append((" ".join([*(self._in_compound(p, p_slot) for p, p_slot in pending),
                                       spelling]), None))
                 pending = []
             else:
                 out.append((spelling, slot))
-        out.extend((p, self.slot_of(p)) for p in pending)
+        out.extend(pending)
         return out
 
     # -- phrasing for the encoder --------------------------------------------------------------

@@ -117,6 +117,11 @@ def _pairs(propositions):
     return sorted((p.text, p.polarity) for p in propositions)
 
 
+def _read(text, vocabulary="demo"):
+    """The sorted (text, polarity) pairs of a request read with a shipped vocabulary."""
+    return _pairs(decompose(text, WORDS if vocabulary == "demo" else load_vocabulary(vocabulary)))
+
+
 def _expected(items):
     out = []
     for item in items:
@@ -317,8 +322,7 @@ def test_a_described_place_is_still_a_place():
     ("a parade during the day", "photos", ["parade", "daytime"]),
 ])
 def test_verbs_leave_their_objects_as_said(text, vocabulary, expected):
-    words = WORDS if vocabulary == "demo" else load_vocabulary(vocabulary)
-    assert _pairs(decompose(text, words)) == sorted(_expected(expected))
+    assert _read(text, vocabulary) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -541,7 +545,7 @@ def test_an_underscore_someone_types_is_a_space_not_an_item():
     ("with both pictures about equal", ["equal"]),
 ])
 def test_a_picture_on_a_thing_is_a_part_of_it(text, expected):
-    assert _pairs(decompose(text, WORDS)) == sorted(_expected(expected))
+    assert _read(text) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "vocabulary", "expected"), [
@@ -556,8 +560,7 @@ def test_a_picture_on_a_thing_is_a_part_of_it(text, expected):
     ("a street light at an intersection", "photos", ["street light", "intersection"]),
 ])
 def test_words_before_an_unknown_noun_stay_as_said(text, vocabulary, expected):
-    words = WORDS if vocabulary == "demo" else load_vocabulary(vocabulary)
-    assert _pairs(decompose(text, words)) == sorted(_expected(expected))
+    assert _read(text, vocabulary) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -566,7 +569,7 @@ def test_words_before_an_unknown_noun_stay_as_said(text, vocabulary, expected):
     ("a tank top that is tight fitting", ["tank top", "tight fitting"]),
 ])
 def test_a_fit_said_with_fitting_is_no_verb(text, expected):
-    assert _pairs(decompose(text, WORDS)) == sorted(_expected(expected))
+    assert _read(text) == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -575,7 +578,7 @@ def test_a_fit_said_with_fitting_is_no_verb(text, expected):
     ("a man on a surfboard with his arms outstretched", ["man", "surfboard"]),
 ])
 def test_a_preposition_after_an_article_describes_and_a_body_s_state_is_none(text, expected):
-    assert _pairs(decompose(text, load_vocabulary("photos"))) == sorted(_expected(expected))
+    assert _read(text, "photos") == sorted(_expected(expected))
 
 
 @pytest.mark.parametrize(("text", "expected", "relative"), [
