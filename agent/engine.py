@@ -193,7 +193,8 @@ class Engine:
         return [
             Criterion(text=words.render(c.text, c.slot, noun), polarity=c.polarity,
                       weight=c.weight(state.turn),
-                      alternatives=tuple(words.contrasts(c.text, c.slot, noun)))
+                      alternatives=tuple(words.contrasts(c.text, c.slot, noun)),
+                      grounds=words.grounds(c.text, c.slot, noun))
             for c in state.constraints
         ]
 

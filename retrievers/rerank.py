@@ -9,6 +9,11 @@ is not. Decisions:
   CLIP's paper). Raw cosines of different texts are not comparable; shares are. A proposition
   with no alternatives is contrasted with the candidates' own spread (a z-score squashed by a
   sigmoid), so free text ("leather strap") still counts.
+- A coloured part ("orange polka dots") is read with its ground in mind: an encoder reads
+  "dress with orange polka dots" as much as an orange dress, so the part's share is taken, for
+  each colour the ground could be, among its rivals less the one in the ground's colour, and
+  weighed by the colour slot's belief in that ground; an orange ground counts for nothing (a
+  pattern shows because it contrasts; `ContrastScorer._on_ground`, `Vocabulary.grounds`).
 - Soft AND is a weighted sum of log-probabilities (a product of probabilities): one clearly
   false proposition sinks an image, several half-true ones do not beat one that fits.
   NOT is log(1 - p).
@@ -65,6 +70,9 @@ class Criterion:
     polarity: int  # +1 wanted, -1 not wanted
     weight: float = 1.0  # how much it counts (older turns fade)
     alternatives: tuple[str, ...] = ()  # competing values of the same slot, same phrasing
+    # for a coloured part ("orange checks"): (ground prompt, the part in the ground's colour)
+    # per colour the ground could be, the part's own colour first (Vocabulary.grounds)
+    grounds: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,13 +123,42 @@ class ContrastScorer:
         for row, criterion in enumerate(criteria):
             texts = [criterion.text, *criterion.alternatives]
             cosines = candidates @ self.encoder.encode_texts(texts).T  # (n, 1 + alternatives)
-            if criterion.alternatives:
+            if criterion.grounds:
+                out[row] = self._on_ground(candidates, cosines * self.temperature, texts,
+                                           criterion.grounds)
+            elif criterion.alternatives:
                 out[row] = _first_share(cosines * self.temperature)
             else:
                 own = cosines[:, 0]
                 z = (own - own.mean()) / (own.std() + 1e-6)
                 out[row] = 1.0 / (1.0 + np.exp(-2.0 * z))
         return out
+
+    def _on_ground(self, candidates: np.ndarray, logits: np.ndarray, texts: Sequence[str],
+                   grounds: Sequence[tuple[str, str]]) -> np.ndarray:
+        """P(the part has its colour) = sum over ground colours g of P(ground is g) times the
+        part's share among its rivals less the one in colour g (a part never has its ground's
+        colour, so that rival's pull is the ground's, not the part's); 0 when g is the part's
+        own colour. P(ground is g) is the colour slot's softmax over the grounds."""
+        ground = self.encoder.encode_texts([g for g, _ in grounds])
+        belief = _shares(self.temperature * (candidates @ ground.T))
+        shares = np.exp(logits - logits.max(axis=1, keepdims=True))
+        total = shares.sum(axis=1)
+        column = {text: i for i, text in enumerate(texts)}
+        out = np.zeros(len(logits), np.float64)
+        for g, (_, part) in enumerate(grounds):
+            i = column.get(part)
+            if i == 0:
+                continue  # the part's own colour: never its ground's
+            rest = total - shares[:, i] if i is not None else total
+            out += belief[:, g] * shares[:, 0] / rest
+        return out
+
+
+def _shares(logits: np.ndarray) -> np.ndarray:
+    """Per row, the softmax over the columns."""
+    shares = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shares / shares.sum(axis=1, keepdims=True)
 
 
 SATISFIED = 0.5  # evidence at or above this: the image meets the criterion (see above)

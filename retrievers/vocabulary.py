@@ -73,9 +73,9 @@ class Slot:
     prompt: str = "{value} {noun}"  # the encoder's prompt for a value; {noun}: the head in force
     colored_by: str | None = None  # the slot whose values colour this one's nouns ("color")
     colored_prompt: str = "{noun} with {color} {pattern}"  # prompt of a coloured value
-    # the rival of a coloured value: its colour on the whole thing ("orange dress with polka
-    # dots" against "dress with orange polka dots"); empty: no such rival
-    whole_prompt: str = "{color} {noun} with {pattern}"
+    # whether a coloured value's colour is never its ground's (a pattern shows because it
+    # contrasts): then the value is judged with the ground's colour in mind (`grounds`)
+    ground_differs: bool = True
     negated_name: str | None = None  # what "no <slot name>" wants ("no pattern" -> "solid")
     # whether the attributes in force are phrased with this slot's value as their noun: false
     # for people, so a colour is never phrased as "black woman" (until a colour is bound to
@@ -613,29 +613,37 @@ class Vocabulary:
         return [v for v in slot.contrast if v != text]
 
     def contrasts(self, text: str, slot_name: str | None, noun: str | None) -> list[str]:
-        """The prompts a value is judged against: its alternatives in its slot, rendered, and
-        for a coloured value its colour on the whole thing.
+        """The prompts a value is judged against: its alternatives in its slot, rendered."""
+        return [self.render(a, slot_name, noun) for a in self.alternatives(text, slot_name)]
 
-        Why the whole-thing rival: an encoder reads "a dress with orange polka dots" as much
-        as an orange dress with dots as a dress with orange dots; with only other dot colours
-        as rivals, every orange dress with dots met "orange polka-dot". On the demo model a
-        green sweater with orange dots is nearer "sweater with orange polka dots" (0.50) than
-        "orange sweater with polka dots" (0.44), and an orange pair of shorts with black dots
-        the other way round (0.30 against 0.41), so the rival tells them apart."""
-        prompts = [self.render(a, slot_name, noun) for a in self.alternatives(text, slot_name)]
-        whole = self.whole_rival(text, slot_name, noun)
-        return [*prompts, whole] if whole else prompts
+    def grounds(self, text: str, slot_name: str | None, noun: str | None
+                ) -> tuple[tuple[str, str], ...]:
+        """For a coloured value ("orange checked"), each colour the ground could be, as
+        (the whole thing in that colour, the value in that colour): (("orange trousers",
+        "trousers with orange checks"), ("white trousers", "trousers with white checks"), ...),
+        the value's own colour first; () for any other value.
 
-    def whole_rival(self, text: str, slot_name: str | None, noun: str | None) -> str | None:
-        """For a coloured value, its colour on the whole thing ("orange dress with polka
-        dots" for "orange polka-dot"); None for any other value or without a whole_prompt."""
+        Why: a pattern is seen because its colour differs from the ground's (no demo garment
+        has both alike, 0 of 12,032 patterned ones), and a bi-encoder reads "trousers with
+        orange checks" as much as orange trousers as trousers with orange checks: a white pair
+        with orange checks is nearer "trousers with white checks" (0.556) than "... orange
+        checks" (0.547), an orange pair with navy checks nearer "orange trousers" (0.603) than
+        either. The colour slot's own reading of the ground is reliable (0.975 at top 1 in the
+        demo's quality run), so the scorer weighs the value by it (rerank.ContrastScorer).
+        Measured with the simulated shopper (200 episodes; Hits@10 at turns 5 / 10, found at
+        top 1), against the rival it replaced ("orange dress with polka dots" among the
+        value's alternatives): seed 0 0.86 / 0.99 / 0.97 -> 0.885 / 0.99 / 0.975, seed 2
+        0.86 / 0.995 / 0.975 -> 0.89 / 0.995 / 0.975; with both, 0.88 and 0.89 at turn 5, and
+        a white pair with orange checks still failed "orange checked" in its evidence."""
         slot = self.slot(slot_name)
-        colored = self.colored(text) if slot is not None and slot.colored_by else None
-        if not colored or not slot.whole_prompt:
-            return None
+        colored = (self.colored(text) if slot is not None and slot.colored_by
+                   and slot.ground_differs else None)
+        if not colored:
+            return ()
         color, value, _ = colored
-        return slot.whole_prompt.format(noun=noun or self.default_noun, color=color,
-                                        pattern=self._noun_form(slot, value)).strip()
+        colors = [color, *(c for c in self.slot(slot.colored_by).contrast if c != color)]
+        return tuple((self.render(c, slot.colored_by, noun),
+                      self.render(f"{c} {value}", slot.name, noun)) for c in colors)
 
     def render(self, text: str, slot_name: str | None, noun: str | None) -> str:
         """A prompt for one value, phrased with the head in force ("long" -> "long dress")."""

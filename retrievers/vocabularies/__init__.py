@@ -174,8 +174,10 @@ def _check(vocabulary: Vocabulary) -> None:
             raise VocabularyError(f"{where}: comparative {comparative.name!r} names no slot "
                                   f"{comparative.slot!r}")
     for slot in vocabulary.slots:
-        if not isinstance(slot.binds, bool):
-            raise VocabularyError(f"{where}: 'binds' of slot {slot.name!r} must be true or false")
+        for flag in ("binds", "ground_differs"):
+            if not isinstance(getattr(slot, flag), bool):
+                raise VocabularyError(f"{where}: {flag!r} of slot {slot.name!r} must be true or "
+                                      "false")
         if slot.kind not in ("head", "noun", "attribute") or slot.place not in ("before", "with"):
             raise VocabularyError(f"{where}: slot {slot.name!r} has kind {slot.kind!r} and place "
                                   f"{slot.place!r}; use kind head|noun|attribute, place before|with")
@@ -183,7 +185,6 @@ def _check(vocabulary: Vocabulary) -> None:
             raise VocabularyError(f"{where}: slot {slot.name!r} is colored_by {slot.colored_by!r}"
                                   ", which is not a slot")
         templates = [(slot.prompt, "prompt"), (slot.colored_prompt, "colored_prompt"),
-                     (slot.whole_prompt, "whole_prompt"),
                      *((v.prompt, f"prompt of {v.value!r}") for v in slot.values if v.prompt)]
         for template, what in templates:
             try:
@@ -191,8 +192,7 @@ def _check(vocabulary: Vocabulary) -> None:
             except (KeyError, IndexError, ValueError) as e:
                 raise VocabularyError(
                     f"{where}: the {what} of slot {slot.name!r} ({template!r}) cannot be filled "
-                    "(use {value} and {noun}; {color} and {pattern} in colored_prompt and "
-                    "whole_prompt)") from e
+                    "(use {value} and {noun}; {color} and {pattern} in colored_prompt)") from e
 
 
 def _comparative(data: Mapping) -> Comparative:
@@ -223,6 +223,6 @@ def _slot(data: Mapping) -> Slot:
                 raise VocabularyError(f"family {family!r} of {value.value!r} is not another "
                                       f"value of slot {data['name']!r}")
     known = {k: data[k] for k in ("kind", "place", "prompt", "colored_by", "colored_prompt",
-                                  "whole_prompt", "negated_name", "binds") if k in data}
+                                  "ground_differs", "negated_name", "binds") if k in data}
     return Slot(name=data["name"], names=tuple(data.get("names", ())),
                 modifiers=tuple(data.get("modifiers", ())), values=values, **known)

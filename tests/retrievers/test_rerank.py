@@ -118,6 +118,28 @@ def test_the_evidence_says_how_far_each_image_meets_each_proposition():
         VECTORS, [])[1].shape == (len(NAMES), 0)
 
 
+def test_a_coloured_pattern_is_read_with_the_ground_in_mind():
+    # an encoder that binds loosely: a picture is its ground colour (twice), its stripes'
+    # colour and its words, and "dress with red stripes" is near anything red
+    def picture(ground, stripes):
+        v = 2 * embed([ground]) + embed([stripes]) + embed(["striped", "dress"])
+        return v / np.linalg.norm(v)
+
+    images = np.stack([picture("blue", "red"), picture("red", "blue")])
+    stripes = {c: f"dress with {c} striped" for c in ("red", "blue", "green")}
+    plain = Criterion(text=stripes["red"], polarity=1,
+                      alternatives=(stripes["blue"], stripes["green"]))
+    grounded = Criterion(text=plain.text, polarity=1, alternatives=plain.alternatives,
+                         grounds=tuple((f"{c} dress", stripes[c]) for c in stripes))
+    scorer = ContrastScorer(WordEncoder(), temperature=10.0)
+    fooled, read = scorer.probabilities(images, [plain, grounded])
+    # alone, the red dress with blue stripes looks the more "red-striped" of the two
+    assert fooled[1] > 0.5 > fooled[0]
+    # read against its ground, the blue dress has the red stripes; a red ground has none
+    assert read[0] > 0.5
+    assert read[1] < 0.1
+
+
 def test_rejecting_one_image_that_fits_pushes_its_lookalikes_not_every_one_that_fits():
     # four pictures: three red dresses (two with one look, one with another) and a blue dress;
     # the person asked for red and says "not 1" of a red dress: its look is wrong, not red

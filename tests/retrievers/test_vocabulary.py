@@ -154,29 +154,31 @@ def test_people_are_never_the_noun_of_a_colour_prompt():
     assert PHOTOS.head_of([("woman", "person"), ("dog", "animal")]) == "dog"
 
 
-def test_a_coloured_pattern_is_judged_against_its_colour_on_the_whole_thing():
-    # "orange polka dots" must beat "an orange dress with dots", not only other dot colours
-    contrasts = DEMO.contrasts("orange polka-dot", "pattern", "dress")
-    assert "dress with red polka dots" in contrasts
-    assert contrasts[-1] == "orange dress with polka dots"
-    # a plain value has only its slot's alternatives
-    assert not any(" with " in c for c in DEMO.contrasts("red", "color", "dress"))
+def test_a_coloured_pattern_is_judged_with_each_colour_its_ground_could_be():
+    grounds = DEMO.grounds("orange polka-dot", "pattern", "dress")
+    # the part's own colour first: its ground is never that colour
+    assert grounds[0] == ("orange dress", "dress with orange polka dots")
+    assert ("red dress", "dress with red polka dots") in grounds
+    assert len(grounds) == len(DEMO.slot("color").contrast)
+    assert DEMO.grounds("red", "color", "dress") == ()
+    assert DEMO.grounds("striped", "pattern", "dress") == ()
+    # its rivals are the other colours of the part and the other patterns, nothing else
+    assert all(" with " in c or c == "plain dress"
+               for c in DEMO.contrasts("orange polka-dot", "pattern", "dress"))
 
 
-def test_the_whole_thing_rival_is_data(tmp_path):
+def test_a_ground_that_may_share_its_parts_colour_is_data(tmp_path):
     data = json.loads((Path(__file__).parents[2] / "retrievers/demo/vocabulary.json")
                       .read_text(encoding="utf-8"))
     pattern = next(s for s in data["slots"] if s["name"] == "pattern")
-    pattern["whole_prompt"] = ""
-    path = tmp_path / "no-rival.json"
+    pattern["ground_differs"] = False
+    path = tmp_path / "same-ground.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    words = load_vocabulary(str(path))
-    assert all(" with polka dots" not in c
-               for c in words.contrasts("orange polka-dot", "pattern", "dress"))
-    pattern["whole_prompt"] = "{colour} {noun}"
-    bad = tmp_path / "bad-rival.json"
+    assert load_vocabulary(str(path)).grounds("orange polka-dot", "pattern", "dress") == ()
+    pattern["ground_differs"] = "yes"
+    bad = tmp_path / "bad-ground.json"
     bad.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(VocabularyError, match="whole_prompt"):
+    with pytest.raises(VocabularyError, match="ground_differs"):
         load_vocabulary(str(bad))
 
 
