@@ -60,6 +60,9 @@ def answer_question(turn: dict, memory: QueryState, reply: dict, vocabulary,
         return _why(turn.get("about"), memory, reply)
     if kind == "compare":
         return _compare(turn.get("about"), turn.get("other"), memory, reply)
+    if kind == "other":  # a question none of the readers can answer precisely
+        return ("I can only answer questions about the search itself; so far: "
+                f"{summary(memory, vocabulary)}.")
     return _why_not(turn.get("topic", ""), memory, vocabulary, decomposer)
 
 

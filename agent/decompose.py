@@ -58,12 +58,20 @@ _NEGATIONS = (
     "mustn't be", "hate", "doesn't have", "does not have", "doesnt have", "don't have",
     "do not have", "dont have", "not having", "free of", "lacking", "stop showing me",
     "stop showing", "quit showing me", "enough of", "enough with",
+    # a thing to take out of the picture, as composed-retrieval feedback says it (CIRR:
+    # "remove the people"): the picture wanted is without it
+    "remove", "get rid of", "lose the", "ditch", "take away", "eliminate", "delete", "erase",
+    "no need for",
 )
 _NEGATION_WORDS = frozenset(word for cue in _NEGATIONS for word in cue.split())
 # Words that open a new clause: a negation before them has ended.
 _CLAUSE_OPENERS = frozenset({"with", "that", "which", "who", "has", "have", "having", "is",
-                             "are", "but", "also", "plus"})
+                             "are", "but", "also", "plus", "add", "adds", "adding", "put",
+                             "include", "change", "make", "turn", "replace", "swap"})
 _CONNECTIVES = frozenset({"and", "or", "&", "as", "well"})
+# verbs that open an edit of a picture after "and" (see _clause)
+_COMMANDS = BASES | {"open", "show", "give", "use", "zoom", "crop", "rotate", "center", "centre",
+                     "have", "make", "turn", "change", "replace", "swap", "add", "put", "keep"}
 # English function words, light verbs and request words: never a constraint, and a boundary
 # between phrases ("a boat on the water" is "boat" and "water", never "boat on"). Closed
 # classes (articles, pronouns, prepositions, auxiliaries, conjunctions) plus the verbs people
@@ -88,7 +96,7 @@ covered cover covers featuring features feature showing shows show shown display
 displaying depicting depicts contain contains containing include includes including
 want wants wanted need needs prefer love find see give try let's lets please pls plz thanks
 something anything everything someone anyone thing things stuff kind sort type types
-somethin anythin nothin sth smth page pages por favor merci beaucoup grazie mille bitte danke
+somethin anythin nothin sth smth tho page pages por favor merci beaucoup grazie mille bitte danke
 gracias
 maybe perhaps just only instead now again too actually really very quite rather bit
 slightly somewhat super pretty fairly kinda sorta lot lots much many
@@ -99,6 +107,10 @@ color colour colors colours colored coloured coloring colouring
 thats that's arent dont don't doesnt doesn't isnt u ur ya way anymore tbh rn lol
 there's here's they're we're you're he's she's who's alone together
 guess think suppose mean meant
+itself themselves himself herself myself yourself ourselves
+possible possibly kindly def defo tad btw ngl idk imo fyi
+graze grazes skim skims
+scattered sprinkled strewn
 put puts add adds change changed changes replace replaced target desired pictured
 """.split())  # noqa: SIM905 (a word list reads better as text)
 _DETERMINERS = frozenset({"a", "an", "the", "this", "that", "some", "its", "their", "his", "her"})
@@ -137,7 +149,15 @@ _ADVERB = re.compile(r"\b[a-z]{4,}(?:ally|ously|ively|fully|ently|antly|ately|et
 _REVOCATIONS = (
     (r"(?P<x>.+?) (?:is|are) (?:fine|ok|okay|alright|all right|allowed|acceptable|good)"
      + r"(?: too| after all| again| by me| with me)?", False),
-    (r"(?P<x>.+?) (?:doesn't|doesnt|does not|don't|dont|do not) matter(?: to me)?", False),
+    ((r"(?P<x>.+?) (?:doesn't|doesnt|does not|don't|dont|do not) matter(?: to me)?"
+     r"(?: (?:anymore|any more|now|either|at all|really|much))*"), False),
+    # "i'm ok with dogs now", "we're happy with stripes too"
+    ((r"(?:i'?m|i am|we'?re|we are) (?:ok|okay|fine|happy|cool|good|alright) with (?P<x>.+?)"
+     r"(?: (?:now|too|again|after all|then))?"), False),
+    # "no longer need it sleeveless", "it doesn't need to be winter anymore"
+    (r"(?:i )?no longer (?:need|want|require|mind) (?:it |them |the )?(?P<x>.+)", False),
+    ((r"(?:it |they )?(?:doesn't|doesnt|does not|don't|dont|do not) (?:need|have) to be "
+     r"(?P<x>.+?)(?: (?:anymore|any more|now))?"), False),
     ((r"(?:it )?(?:doesn't|doesnt|does not|won't|wont) matter (?:what|which|about|the|to me)?"
       r" ?(?P<x>.+)"), True),
     ((r"(?:i )?(?:don't|do not|dont) care (?:what|which|about|for)(?: the)? (?P<x>.+?)"
@@ -153,9 +173,9 @@ _NOISE = re.compile(
     r"thanks|thank you|ok|okay|hmm+|please"
 )
 _LEAD_IN = re.compile(
-    r"^(?:(?:actually|oh|ok|okay|well|hmm+|also|and|sorry|wait|so|on second thought|now|then|"
+    r"^(?:(?:actually|o+h|ok|okay|well|hmm+|also|and|sorry|wait|so|on second thought|now|then|"
     r"yes|yeah|yep|no wait|nah|nope|ugh|meh|um+|uh+|ah+|erm|omg|wow|argh|hey|hi|hello|lol|"
-    r"nvm|never mind)(?![\w-])[ ,]*)+"
+    r"(?:nvm|never mind)(?=\s*,))(?![\w-])[ ,]*)+"
 )
 # English compounds written open whose words the rules would drop: a function word ("a button
 # up shirt", "a close up of a cake", "slip on shoes", "one shoulder", the letters of "a u neck"
@@ -242,6 +262,8 @@ def _changes(text: str, vocabulary: Vocabulary) -> str:
     to red"; "the red car to blue" is a blue car, not red)."""
     def rewrite(match: re.Match) -> str:
         lead, old, new = match.group("lead"), match.group("old").strip(), match.group("new")
+        if lead.strip() == "and":  # "remove the spoon and change ...": a new clause, unnegated
+            lead = ", "
         words = [w for w in old.split() if w not in _DETERMINERS]
         if match.re is _CHANGES[1]:
             what = [w for w in (match.group("what") or "").split()
@@ -609,7 +631,9 @@ def _comparative_pattern(vocabulary: Vocabulary) -> tuple[re.Pattern | None, dic
     if not spellings:
         return None, {}
     alternatives = "|".join(re.escape(s) for s, _ in spellings)
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])"), dict(spellings)
+    # "no longer", "any longer" mean "not any more", never a change of length
+    return (re.compile(rf"(?<![\w-])(?<!\bno )(?<!\bany )(?:{alternatives})(?![\w-])"),
+            dict(spellings))
 
 
 def _comparatives(text: str, vocabulary: Vocabulary) -> tuple[str, list[Proposition]]:
@@ -764,6 +788,11 @@ def _clause(chunk: str, polarity: int, vocabulary: Vocabulary, bind: bool = Fals
         elif word in _CONNECTIVES:
             if not _shares_noun(phrase, words[i + 1:], vocabulary):
                 flush()
+            # "remove the puppy and open its mouth": a verb after "and" starts a new command,
+            # which the negation before it does not reach (CIRR writes such lists of edits)
+            if (word == "and" and polarity < 0 and negated_phrases and i + 1 < len(words)
+                    and words[i + 1] in _COMMANDS):
+                polarity = 1
         else:
             phrase.append(word)
         i += 1

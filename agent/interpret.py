@@ -85,10 +85,12 @@ _NEGATIVE_CUES = (
     "do not like", "dont like", "dislike", "hate", "remove", "drop", "hide", "exclude",
     "without", "skip", "not you", "get rid of", "lose", "no more like", "not more like",
     "none like", "not a fan of", "not keen on", "not sure about", "don't love", "dont love",
+    "hated", "i hated", "disliked", "i disliked",
 )
 _POSITIVE_CUES = (
     "like", "more like", "i like", "i love", "love", "similar to", "closer to", "yes to", "yes",
     "keep", "same as", "more of", "i want", "want", "prefer", "i prefer", "pick", "choose",
+    "liked", "i liked", "loved", "i loved",
     *_COMPARED_CUES,
 )
 _REFERENCE_CUES = ("like", "more like", "i like", "similar to", "closer to", "same as", "just like")
@@ -110,9 +112,12 @@ _BARE_CHANGE = ("but", "without", "minus", "except", "only")
 _VERDICTS_BAD = ("wrong", "bad", "off", "terrible", "awful", "ugly", "not it", "not right",
                  "no good", "not good", "not what i want", "too far", "dreadful", "horrible",
                  "hideous", "rubbish", "nasty", "gross", "all wrong", "not correct",
-                 "incorrect", "all off", "minging", "naff", "dire", "grim", "crap", "meh")
+                 "incorrect", "all off", "minging", "naff", "dire", "grim", "crap", "meh",
+                 "nowhere near", "not even close", "not close", "way off", "miles off")
 _VERDICTS_GOOD = ("good", "great", "close", "closer", "nice", "right", "perfect", "it",
-                  "better", "lovely", "almost it", "the one", "spot on", "fine")
+                  "better", "lovely", "almost it", "the one", "spot on", "fine", "so close",
+                  "very close", "really close", "nearly there", "almost there", "gorgeous",
+                  "beautiful", "nearly perfect", "almost perfect")
 _VERBS = ("is", "are", "looks", "look", "seems", "was", "r")  # "r": "2 and 3 r ugly"
 _CONNECT = (",", "and", "or", "nor", "&", "/")
 _FILLER = frozenset({
@@ -206,11 +211,11 @@ def interpret(text: str, shown: int) -> Turn:
         elif (polarity > 0 and single and reference is None and after in _LIKE_AFTER
                 and not verdict and (cue in _REFERENCE_CUES or not cue)):
             reference = group.ranks[0]
-            if after == "but":
+            if after in ("but", "except"):  # "like 2 except with long sleeves": a change
                 removed.add(following)
             pending[-1] = (group, 0, cue_start)
         elif (verdict == "good" and single and reference is None and not cue
-              and words[verdict_end + 1:verdict_end + 2] == ["but"]):
+              and words[verdict_end + 1:verdict_end + 2] in (["but"], ["just"])):
             # "6 is close but plain", "4 is lovely but in pink": the image to change, as
             # "like 6 but plain" says it
             reference = group.ranks[0]
@@ -324,7 +329,7 @@ def _cue(words: list[str], first: int) -> tuple[str | None, int]:
 def _verdict(words: list[str], last: int) -> tuple[str | None, int]:
     """("good" | "bad", index of its last word) for "2 is wrong", "3 looks good", else None."""
     i = last + 1
-    if i < len(words) and words[i] in ("isn't", "aren't", "doesn't"):
+    if i < len(words) and words[i] in ("isn't", "aren't", "doesn't", "isnt", "arent", "doesnt"):
         more = words[i + 1] if i + 1 < len(words) else ""
         return "bad", i + (more in ("it", "right", "good", "great", "close", "work"))
     if i < len(words) and words[i] in _VERBS:

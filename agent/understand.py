@@ -56,7 +56,8 @@ class Understanding:
     reset: bool = False
     page: bool = False  # a refinement that also turned the page down ("none of these, blue")
     found: int | None = None  # the rank picked by a *found* move
-    question: str | None = None  # "memory" | "why" | "why-not" for a *question*
+    # "memory" | "why" | "why-not" | "compare" | "other" (any other question about the search)
+    question: str | None = None
     about: int | None = None  # the rank a "why is 3 here?" asks about
     other: int | None = None  # the second rank of "what's the difference between 2 and 3?"
     topic: str = ""  # what a "why no blue ones?" asks about ("blue ones")
@@ -72,9 +73,11 @@ _FOREIGN_POLITE = (r"(?:por favor|merci(?: beaucoup)?|grazie(?: mille)?|bitte(?:
                    r"arigato|dankjewel|tack)")
 _POLITE = (r"(?:please|pls|plz|thanks|thank you|thx|ty|kindly|maybe|perhaps|just|again|then|"
            r"now|instead|for me|mate|friend|sir|either|too|anyway|though|tho|sorry|"
+           r"if (?:you can|you could|possible|you don'?t mind)|when you can|"
            rf"{_FOREIGN_POLITE})")
 _LEAD = (r"(?:ok(?:ay)?|hmm+|um+|uh+|well|oh|ah+|so|right|alright|sorry|no|nope|nah|yeah+|"
          r"yes+|yep|yup|ya|yah|yea|hm|meh|ugh|actually|hey|erm|er|sigh|lol|wait|omg|wow|yay|great|argh|damn|"
+         r"still|"
          r"can we|could we|can you|could you|would you|let'?s|please|i(?:'d| would) like to|"
          r"i want to|i wish to|i need to|bollocks|crap|dammit|shoot|oops|whoops)")
 _THIS = r"(?:these|those|them|this|that|it|they|the ones shown|this page|this lot|any of (?:these|those|them))"
@@ -112,14 +115,17 @@ _PAGE = _grammar(
     r"(?:nope|nah|no|meh|ugh)(?: (?:nope|nah|no|meh|ugh))*",
     # another page: "next page", "can i see page 2", "on to the second page"
     rf"(?:(?:show|give) (?:me |us )?|(?:can|could|may) (?:i|we) (?:see|have|get|go to) |"
-    rf"(?:go|skip|move|on) to |let me see |see )?(?:the |a )?(?:{_OTHER}|second|2nd|following|"
+    rf"(?:go|skip|move|on|jump|flip|turn|take me|bring me|get me) to |let me see |see )?"
+    rf"(?:the |a )?(?:{_OTHER}|second|2nd|following|"
     rf"third|3rd) pages?",
     r"(?:(?:show|give) (?:me |us )?|(?:can|could|may) (?:i|we) (?:see|have|get|go to) |"
-    r"(?:go|skip|move|on) to |let me see |see )?page (?:\d|two|three|next)",
+    r"(?:go|skip|move|on|jump|flip|turn|take me|bring me|get me) to |let me see |see )?"
+    r"page (?:\d|two|three|next)",
 )
 
 _AS_IT_WAS = (r"(?:(?:the )?way|how|as|like|what) (?:it|they|things|everything) (?:was|were|"
-              r"looked|had it)(?: (?:before|earlier|a moment ago|just now))?")
+              r"looked|had it)(?: (?:before|earlier|just now|a (?:moment|second|sec|minute|"
+              r"min|bit|while) ago))?")
 _UNDO = _grammar(
     r"undo(?: (?:that|this|it|the last(?: (?:one|change|step|turn|thing))?))?",
     r"(?:go|step|going) back(?: (?:one(?: step)?|a step|once|to (?:the )?(?:before|previous|last|earlier)"
@@ -153,6 +159,8 @@ _UNDO = _grammar(
 _FOUND_PHRASE = (r"(?:that'?s it|this is it|that is it|found it|got it|bingo|that'?s the one|"
                  r"this is the one|that is the one|that'?s mine|exactly|jackpot|yes+ that'?s it|"
                  r"there it is|perfect|perfetto|parfait|perfecto|nailed it|"
+                 r"there (?:she|he) is|(?:i'?ll|ill|i will|i'?m going to|i'?m gonna|gonna) "
+                 r"(?:order|buy|get|take|have|keep) (?:that|this|it)(?: one)?|"
                  r"(?:that'?s|this is|that is) my \w+|"
                  r"(?:that'?s|this is|that is) the (?:pic|picture|photo|image)|"
                  r"(?:it'?s|it is|that'?s|that is|this is) (?:exactly |just )?what (?:i|we) "
@@ -161,17 +169,21 @@ _FOUND_PHRASE = (r"(?:that'?s it|this is it|that is it|found it|got it|bingo|tha
                  r"(?:want|wanted|meant|was after)))")
 _ORDINAL = "|".join((*ORDINALS, "last"))
 _RANK = (r"(?:(?:#\s*|no\.?\s*|number |image |result |picture |photo |pic |option )?"
-         rf"\d{{1,2}}(?:st|nd|rd|th)?|(?:the )?(?:{_ORDINAL})(?: one)?)")
+         rf"\d{{1,2}}(?:st|nd|rd|th)?|(?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: one)?|"
+         rf"(?:the )?(?:{_ORDINAL})(?: one)?)")
 _RANK_ALONE = re.compile(rf"(?:the )?{_RANK}(?: one)?")
 _RANK_VALUE = re.compile(rf"(?<![\w-])(\d{{1,2}})(?:st|nd|rd|th)?(?![\w-])|\b({_ORDINAL})\b")
 # what the person had in mind: "what i was looking for", "the one we wanted"
 _WANTED = (r"(?:i|we) (?:(?:was|were|am|are) )?(?:want|wanted|need|needed|mean|meant|"
-           r"looking for|searching for|after|had in mind|have in mind|imagined|pictured)")
+           r"looking for|searching for|hunting for|trying to find|after|had in mind|"
+           r"have in mind|imagined|pictured)")
 _FOUND = _grammar(
     rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?(?:the )?{_RANK}(?: one)?)?",
     rf"{_RANK} (?:is|it'?s|was) (?:exactly |just |totally |precisely )?(?:it|the one|"
     rf"(?:the )?mine|perfect|spot on|what {_WANTED}|the one {_WANTED})",
     rf"{_RANK} (?:(?:is|it'?s|was) )?(?:exactly|just|precisely) what {_WANTED}",
+    # "6 is the holiday pic i was after": the thing named, then what the person had in mind
+    rf"{_RANK} (?:is|it'?s|was) (?:exactly |just )?the (?:[a-z]+ ){{1,3}}?{_WANTED}",
     rf"{_RANK} it is",
     rf"(?:i'?ll take|i (?:choose|pick)|i'?ll go with|(?:it'?s|its)|(?:i'?m |i am )?going with|"
     rf"i(?:'ll| will) (?:buy|have|take|go with|get)|i'?d (?:buy|take|go with)) {_RANK}",
@@ -223,12 +235,14 @@ _MEMORY = _grammar(
 
 # what people say to be kind to whoever helps them: "i hope you are well", "you've been most
 # helpful"
-_KIND_WORDS = (r"(?:i )?hope (?:you'?re|you are|u r|all is) (?:well|good|ok(?:ay)?|fine)"
+_KIND_WORDS = (r"(?:this|that|it) (?:is|was) (?:(?:actually|really|so|quite|kinda|pretty|"
+               r"rather) )*(?:fun|cool|neat|handy|useful|clever|impressive)"
+               r"(?: (?:ngl|tbh|honestly|lol))?|(?:i )?hope (?:you'?re|you are|u r|all is) (?:well|good|ok(?:ay)?|fine)"
                r"(?: today)?|(?:you'?ve|you have) been (?:(?:very|most|so|really|super|a) )?"
                r"(?:helpful|great|brilliant|kind|patient|a (?:great |big )?help)")
 _COMPLIMENT = (r"(?:(?:you'?re|your|you are|ur) (?:a star|the best|a legend|great|amazing|"
                r"awesome|brilliant|a lifesaver|a genius|a gem))")
-_THANKS = r"(?:ta|thanks|thank you|thank ya|thanks ya|merci(?: beaucoup)?|grazie(?: mille)?|danke(?: schön)?|gracias|obrigad[oa]|arigato|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
+_THANKS = r"(?:much obliged|many thanks|ta|thanks|thank you|thank ya|thanks ya|merci(?: beaucoup)?|grazie(?: mille)?|danke(?: schön)?|gracias|obrigad[oa]|arigato|thx|ty|cheers|much appreciated|appreciate it|thank u|thank youu+)"
 _GREETING = (r"(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|howdy|"
              r"how(?:'s| is) it going|how are (?:you|u|things)(?: doing| today)?|"
              r"how(?:'s| is) your day|what's up|sup|wassup)")
@@ -237,8 +251,12 @@ _ACK = (r"(?:ok(?:ay)?|k|hmm+|hm+|um+|uh+|ah+|oh+|cool|nice|great|good|wow|lol|h
         r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|see (?:ya|you)(?: later)?|"
         r"cya|ttyl|lovely|brilliant|sweet|sorted|perfetto|parfait|perfecto|"
         r"perfect|excellent|amazing|yay|yes+|woo+|finally|wonderful|fantastic|marvell?ous|"
-        r"splendid|superb|terrific|lovely stuff)")
-_CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK}|{_COMPLIMENT})(?: (?:so much|a lot|there|again|"
+        r"splendid|superb|terrific|lovely stuff|done|there we go|here we go|"
+        # "hang on a sec", "give me a minute to look through these"
+        r"(?:hang on|hold on|wait|one|just a|give me a|gimme a)(?: a)? (?:sec|second|minute|"
+        r"moment|tick|mo)(?: (?:to|while) (?:i )?(?:look|think|check|read|decide|scroll)\b.*)?|"
+        r"hang on|hold on|brb)")
+_CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK}|{_COMPLIMENT}|{_KIND_WORDS})(?: (?:so much|a lot|there|again|"
                    rf"very much|for (?:that|the help|your help|helping)|mate|buddy|friend|"
                    rf"rummage|{_COMPLIMENT}|{_KIND_WORDS}))* ?)+$")
 
@@ -248,10 +266,14 @@ _FRAMES = re.compile(
     r"(?:would|do) (?:you|u) happen to have(?: any)?|"
     r"(?:have|got) (?:you )?(?:got )?any(?:thing)?|"
     r"(?:is|are) there(?: any)?|"
-    r"(?:can|could|would|will) (?:you|u) (?:please )?(?:show|find|give|get|bring|do|make|"
+    r"(?:is|would|will) it be possible to(?: (?:see|get|have|find|show(?: me| us)?))?|"
+    r"is it possible to(?: (?:see|get|have|find|show(?: me| us)?))?|"
+    r"(?:please |kindly )(?:show|find|give|get)(?: me| us)?|"
+    r"(?:i|we) (?:wanted|meant|was after|were after|was looking for|were looking for)|"
+    r"(?:can|could|would|will) (?:you|u) (?:please |kindly |possibly |just )?(?:show|find|give|get|bring|do|make|"
     r"try|pull up|dig up|look for|search for)(?: me| us)?|"
     r"(?:can|could|may) i (?:see|have|get)|"
-    r"(?:i'?m|i am|we'?re|we are) (?:after|looking for|searching for|hunting for|"
+    r"(?:i'?m|i am|i was|we'?re|we are|we were) (?:after|looking for|searching for|hunting for|"
     r"trying to find|in the market for)|"
     r"(?:i|we) (?:search|seek|look|am searching|am seeking) (?:for )?|"
     r"(?:i'?d|i would|we'?d) (?:like|love)(?: to see)?|"
@@ -261,7 +283,8 @@ _FRAMES = re.compile(
 
 # Hedges: how sure the speaker is, never what they want.
 _HEDGES = re.compile(
-    r"\s*\b(?:kinda|sorta|kind of|sort of|i guess|i think|i suppose|i reckon|i mean|tbh|"
+    r"\s*\b(?:kinda|sorta|kind of|sort of|i guess|i think|i suppose|i reckon|reckon|i mean|tbh|"
+    r"ngl|lol|btw|imo|def|defo|"
     r"to be honest|honestly|idk|i dunno|basically|probably|maybe|perhaps|(?:like |as )?i (?:said|"
     r"told you|already said|mentioned))\b", re.IGNORECASE)
 
@@ -374,7 +397,8 @@ _CUES = {
         spot on""".split()),  # noqa: SIM905
     "undo": frozenset("""undo undone undoo revert reverse back previous before earlier cancel
         worse mistake oops whoops scratch scrap restore put last step ignore forget mean meant
-        return preferred prefer closer better rewind ctrl z go going went take bring""".split()),  # noqa: SIM905
+        return preferred prefer closer better rewind ctrl z go going went take bring roll typo
+        rollback""".split()),  # noqa: SIM905
     "question": frozenset("""why what whats what's how where which remember know filters filter
         constraints memory searching looking asked difference diff differ different compare vs
         versus doing explain summarise summarize summary active tell said end ended even list
@@ -385,7 +409,8 @@ _CUES = {
         more keep going again wrong elsewhere further alternatives options rest try trying
         show see seeing look looking any anything something not these those them off bad
         missed miss skip luck em coming load lot batch set work working feeling rubbish
-        meh go on continue scroll moving along page matches match""".split()),  # noqa: SIM905
+        meh go on continue scroll moving along page matches match following jump ahead
+        forward""".split()),  # noqa: SIM905
     "chat": frozenset("""thanks thank thx ty ta cheers hi hello hey hiya yo ok okay k cool nice
         great awesome lovely brilliant sweet sure alright right hmm hm um uh ah oh ooh lol haha
         wow neat good fine bye goodbye morning sec moment brb sorry distracted think""".split()),  # noqa: SIM905
@@ -401,7 +426,8 @@ _MOVE_FILLER = frozenset("""a an the i i'm im i've ive i'd id me my we us our yo
     made makes make looks look seems seem what's whats that's thats isn't aren't don't dont
     doesn't didn't wasn't weren't not na number no ten i'll
     ill we'll wait actually oh ooh ugh argh omg atm rn come came there's theres here's
-    message way either you're you've we're they're""".split())  # noqa: SIM905
+    message way either you're you've we're they're kindly possible possibly if change changes
+    changed tweak tweaks edit edits help helped""".split())  # noqa: SIM905
 _QUESTION_WORDS = ("why", "what", "whats", "what's", "how", "where", "which")
 _CUE_WORDS = frozenset().union(*_CUES.values())
 _NUMERAL = re.compile(r"#?\d+(?:st|nd|rd|th)?")
@@ -442,7 +468,8 @@ def _move_by_cues(text: str) -> Understanding | None:
                                               and w not in _CUE_WORDS)
         if topic and not ranks:
             return Understanding(act="question", question="why-not", topic=topic)
-    moving = said & {"go", "going", "went", "take", "bring", "put", "step"}
+    moving = said & {"go", "going", "went", "take", "bring", "put", "step", "roll", "change",
+                     "changed", "turn", "set", "switch"}
     if unknown or ("back" in said and not moving):
         return None  # content: a request ("has no back" is a shoe's back, not a step back)
     if asks:
@@ -506,7 +533,7 @@ for _word in _SLIP_TARGETS:
 
 # what a question about the memory asks with: "what do you remember", "what have you noted",
 # "what did i rule out", "what's been excluded so far"
-_MEMORY_WORDS = frozenset("""remember remembered know filters filter constraints memory want
+_MEMORY_WORDS = frozenset("""remember remembered know filters filter filtering constraints memory want
     searching looking asked said search think after summarise summarize summary active remind
     noted recorded tracking ruled excluded removed rejected banned blocked understood got liked
     disliked picked chose criteria criterion settings preferences applying using""".split())  # noqa: SIM905
@@ -526,12 +553,48 @@ _WEAK_PAGE = frozenset({"these", "those", "them", "not", "any", "anything", "som
                         "off", "bad", "lot"})
 
 
+# A question about the search itself, whatever it asks ("how many pages are there", "why is it
+# only showing dogs now", "am i still filtering out stripes"): it opens with words that never
+# open a request, or asks for a recap ("could you remind me what filters i've set"). "what
+# about", "how about", "is there", "do you have" open requests (_FRAMES) and are not here; the
+# readers above take the questions they can answer precisely first.
+_OPEN_QUESTION = re.compile(
+    # "why not try black", "why don't you show me red ones" suggest, they do not ask
+    rf"^(?:{_LEAD}\b{_W})*(?:why(?! not\b)(?! don'?t (?:you|we)\b)|how come|how (?:many|much|long|often|does|do|did|is|are|was|"
+    r"were)|when (?:did|does|do|will|is|are|was|were)|where|am i|are we|are you|"
+    r"(?:are|is) (?:these|this|those|they) \w+ \w+|"
+    r"is \d{1,2} (?:a|an|the|really|actually|meant|supposed)|"
+    r"did (?:you|it|that|i|we|this)|"
+    r"does (?:it|this|that)|what (?:happened|happens|is going on|'?s going on|does|did|"
+    r"do you|just happened)|(?:can|could|would|will) (?:you|u) (?:please )?(?:remind me|"
+    r"summari[sz]e|recap|explain|tell me (?:what|why|how|which))|remind me|summari[sz]e|"
+    r"recap)\b")
+
+
+def _open_question(text: str) -> Understanding | None:
+    """A question about the search (see above), or None. A question answered in the same turn
+    ("how many dogs are there? two", as ChatIR's dialogues write them) is a description."""
+    tidy = _tidy(_HEDGES.sub("", text))
+    if not _OPEN_QUESTION.match(tidy) or re.search(r"\?\s*\S", text):
+        return None
+    asked = set(re.findall(r"[a-z']+", tidy))
+    kind = "memory" if asked & _MEMORY_WORDS else "other"
+    return Understanding(act="question", question=kind)
+
+
+# How the speaker would feel about the result, never what it shows: "9 without the cars would
+# be perfect", "in navy that'd be lovely"
+_VERDICT_TAIL = re.compile(
+    r"\s*\b(?:(?:it |that )?would|(?:it |that )?will|that'?d|it'?d) be (?:just )?(?:perfect|"
+    r"great|ideal|lovely|nice|amazing|awesome|brilliant|fab|fantastic|wonderful|spot on)\b")
+
+
 def strip_frames(text: str) -> str:
     """A request without its question/politeness frame and hedges: "do you have any red
     ones?" -> "red ones?", "kinda like 6 i guess, but darker" -> "like 6, but darker". A frame
     is removed only at the start of a clause; a hedge anywhere (it qualifies the speaker, not
     the thing, and in the way it hides a reference: "like 6 i guess, but")."""
-    text = _HEDGES.sub("", text.replace("\u2019", "'"))
+    text = _VERDICT_TAIL.sub("", _HEDGES.sub("", text.replace("\u2019", "'")))
     parts = re.split(r"([,;.!?]\s*|\bbut\b\s*)", text)
     return "".join(_FRAMES.sub("", part, count=1) for part in parts)
 
@@ -554,7 +617,11 @@ def understand(text: str, shown: int) -> Understanding:
     negative = negative_reference(text)  # the move readers would take "#-1" for "#1"
     if negative is not None:
         raise UnknownReference(negative, shown)
-    move = move_of(text) or _move_by_cues(text)
+    move = move_of(text)
+    if move is None:  # a question about the search is one, whatever cue words it holds
+        cued, asked = _move_by_cues(text), _open_question(text)
+        move = cued if cued is not None and (cued.act == "question" or asked is None) else (
+            asked or cued)
     if move is not None:
         return _on_screen(move, shown)
     clauses = [c for c in re.split(r"(?<=[,;.!?])\s+", text.strip()) if c.strip(" ,;.!?")]
@@ -571,9 +638,11 @@ def understand(text: str, shown: int) -> Understanding:
     # Several clauses that are all moves ("none of these, show me others", "perfect, 1 is
     # it"): the one that does something wins over remarks around it.
     if len(clauses) > 1 and all(m is not None for m in moves):
-        acting = [m for m in moves if m.act != "chat"]
-        if acting and len({m.act for m in acting}) == 1:
-            return understand(clauses[moves.index(acting[0])], shown)
+        acting = [i for i, m in enumerate(moves) if m.act != "chat"]
+        if acting and len({moves[i].act for i in acting}) == 1:
+            # the clause that names a rank says which ("there she is! 2 is the one")
+            named = [i for i in acting if _RANK_VALUE.search(_tidy(clauses[i]))]
+            return understand(clauses[(named or acting)[0]], shown)
     # A move said as one clause of a request ("none of these, I want blue", "thanks! now in
     # red") is dropped from the request; a page turned down is still remembered.
     kept = [c for c, m in zip(clauses, moves) if m is None or m.act not in ("page", "chat")]

@@ -593,3 +593,29 @@ def test_a_degree_alone_is_no_constraint(text, expected, relative):
     found = decompose(text, WORDS)
     assert sorted(p.text for p in found if not p.relative) == sorted(expected)
     assert sorted(p.text for p in found if p.relative) == sorted(relative)
+
+
+# From a set written by a labeller who never read the code (tests/data/refine_dev_e.jsonl)
+@pytest.mark.parametrize("text, vocabulary, expected", [
+    ("sleeves don't matter anymore", "demo", ["0sleeves"]),
+    ("never mind the colour", "demo", ["0color"]),
+    ("no longer need it sleeveless", "demo", ["0sleeveless"]),
+    ("i'm ok with dogs now", "photos", ["0dog"]),
+    ("it doesn't need to be winter anymore", "photos", ["0winter"]),
+])
+def test_a_wish_taken_back_in_everyday_words(text, vocabulary, expected):
+    assert _read(text, vocabulary) == sorted(_expected(expected))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("skirt that grazes the ankles", ["skirt", "long"]),
+    ("jumper with sleeves that reach my wrists", ["sweater", "long sleeves"]),
+    ("white blouse scattered with navy spots", ["white", "shirt", "navy polka-dot"]),
+    ("Could you kindly show me knee length dresses in maroon",
+     ["dress", "knee-length", "maroon"]),
+    ("hey is it possible to find a purple dress with pockets", ["dress", "purple", "pockets"]),
+])
+def test_landmarks_and_request_frames_said_other_ways(text, expected):
+    from agent.understand import understand
+
+    assert _read(understand(text, 10).text) == sorted(_expected(expected))

@@ -324,3 +324,77 @@ def test_picks_and_references_survive_the_words_around_them(said, liked, dislike
     assert (turn.liked, turn.disliked, turn.reference) == (liked, disliked, reference)
     found = decompose(turn.text, load_vocabulary("demo")) if turn.text else []
     assert sorted((p.text, p.polarity) for p in found) == sorted(wanted)
+
+
+# Written by a labeller who never read the code (tests/data/moves_dev_d.jsonl), in the ways
+# people type on a phone: each act said without its obvious words.
+@pytest.mark.parametrize("said, act", [
+    ("how many pages of these are there", "question"),
+    ("why is it only showing me dogs now", "question"),
+    ("am i still filtering out stripes or did that reset", "question"),
+    ("how does it choose what to show me", "question"),
+    ("could you remind me what filters ive set", "question"),
+    ("is this sorted by best match or what", "question"),
+    ("roll it back", "undo"),
+    ("nah i preferred it before that, change it back", "undo"),
+    ("go back to how it was a second ago", "undo"),
+    ("oops typo, revert that please", "undo"),
+    ("take me to page 4", "page"),
+    ("no luck there, kindly show the next set", "page"),
+    ("would it be possible to see the following page of results", "page"),
+    ("much obliged, you've been very helpful", "chat"),
+    ("hang on a sec", "chat"),
+    ("give me a minute to look through these", "chat"),
+    ("this is actually kinda fun ngl", "chat"),
+])
+def test_moves_said_without_their_usual_words(said, act):
+    assert understand(said, 10).act == act
+
+
+def test_a_question_answered_in_the_same_turn_describes_the_picture():
+    # ChatIR's dialogues write a question and its answer: that is a description
+    assert understand("how many dogs are there? two", 10).act == "refine"
+    assert understand("where is the light coming from? the window", 10).act == "refine"
+
+
+@pytest.mark.parametrize("said, rank", [
+    ("there she is! 2 is the pic i was hunting for", 2),
+    ("done, the 4th one is exactly what i needed", 4),
+    ("ok 3 it is, ill order that one", 3),
+    ("there we go, 6 is the holiday pic i was after", 6),
+])
+def test_found_is_read_from_the_clause_that_names_the_rank(said, rank):
+    turn = understand(said, 10)
+    assert (turn.act, turn.found) == ("found", rank)
+
+
+def test_any_other_question_is_answered_with_the_search_so_far(agent):
+    session = agent.new_session()
+    page = session.say("a green skirt")
+    reply = session.say("how many pages of these are there")
+    assert ids(reply) == ids(page)
+    assert "green" in reply.answer
+    assert [m.label for m in session.memory] == ["skirt", "green"]
+
+
+@pytest.mark.parametrize("said, liked, disliked, reference, wanted", [
+    ("liked 1 and 4, hated 8, and it needs to be knee length", (1, 4), (8,), None,
+     [("knee-length", 1)]),
+    ("4 and 7 are nowhere near, i wanted a t shirt not a shirt", (), (4, 7), None,
+     [("t-shirt", 1), ("shirt", -1)]),
+    ("can you do something like 2 except with long sleeves and in maroon", (), (), 2,
+     [("long sleeves", 1), ("maroon", 1)]),
+    ("6 is so close but it needs to be knee length", (), (), 6, [("knee-length", 1)]),
+    ("number 7 is nearly there just lose the checks", (), (), 7, [("checked", -1)]),
+    ("9 without the stripes would be perfect", (), (), 9, [("striped", -1)]),
+])
+def test_a_verdict_on_results_and_a_request_in_one_message(said, liked, disliked, reference,
+                                                           wanted):
+    from agent.decompose import decompose
+    from retrievers.vocabularies import load_vocabulary
+
+    turn = understand(said, 10)
+    assert (turn.act, turn.liked, turn.disliked, turn.reference) == (
+        "refine", liked, disliked, reference)
+    found = decompose(turn.text, load_vocabulary("demo")) if turn.text else []
+    assert sorted((p.text, p.polarity) for p in found) == sorted(wanted)
