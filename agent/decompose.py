@@ -69,9 +69,10 @@ _CLAUSE_OPENERS = frozenset({"with", "that", "which", "who", "has", "have", "hav
                              "are", "but", "also", "plus", "add", "adds", "adding", "put",
                              "include", "change", "make", "turn", "replace", "swap"})
 _CONNECTIVES = frozenset({"and", "or", "&", "as", "well"})
-# verbs that open an edit of a picture after "and" (see _clause)
+# verbs that open an edit of a picture after "and" (see _clause; the clause openers above
+# end a negation wherever they stand)
 _COMMANDS = BASES | {"open", "show", "give", "use", "zoom", "crop", "rotate", "center", "centre",
-                     "have", "make", "turn", "change", "replace", "swap", "add", "put", "keep"}
+                     "keep"}
 # English function words, light verbs and request words: never a constraint, and a boundary
 # between phrases ("a boat on the water" is "boat" and "water", never "boat on"). Closed
 # classes (articles, pronouns, prepositions, auxiliaries, conjunctions) plus the verbs people

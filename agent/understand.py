@@ -618,10 +618,10 @@ def understand(text: str, shown: int) -> Understanding:
     if negative is not None:
         raise UnknownReference(negative, shown)
     move = move_of(text)
-    if move is None:  # a question about the search is one, whatever cue words it holds
-        cued, asked = _move_by_cues(text), _open_question(text)
-        move = cued if cued is not None and (cued.act == "question" or asked is None) else (
-            asked or cued)
+    if move is None:
+        move = _move_by_cues(text)
+        if move is None or move.act != "question":  # a question about the search is one,
+            move = _open_question(text) or move      # whatever cues it holds ("how does it")
     if move is not None:
         return _on_screen(move, shown)
     clauses = [c for c in re.split(r"(?<=[,;.!?])\s+", text.strip()) if c.strip(" ,;.!?")]

@@ -142,15 +142,14 @@ class ContrastScorer:
         own colour. P(ground is g) is the colour slot's softmax over the grounds."""
         ground = self.encoder.encode_texts([g for g, _ in grounds])
         belief = _shares(self.temperature * (candidates @ ground.T))
-        shares = np.exp(logits - logits.max(axis=1, keepdims=True))
-        total = shares.sum(axis=1)
+        shares = _shares(logits)
         column = {text: i for i, text in enumerate(texts)}
         out = np.zeros(len(logits), np.float64)
         for g, (_, part) in enumerate(grounds):
             i = column.get(part)
             if i == 0:
                 continue  # the part's own colour: never its ground's
-            rest = total - shares[:, i] if i is not None else total
+            rest = 1.0 - shares[:, i] if i is not None else 1.0
             out += belief[:, g] * shares[:, 0] / rest
         return out
 
@@ -227,8 +226,7 @@ def _choice(seen: np.ndarray, picked: np.ndarray, over: np.ndarray,
 
 def _first_share(logits: np.ndarray) -> np.ndarray:
     """Per row, the softmax share of the first column: how far its option wins over the rest."""
-    shares = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shares[:, 0] / shares.sum(axis=1)
+    return _shares(logits)[:, 0]
 
 
 def _rejection(similarity: np.ndarray, evidence: np.ndarray) -> np.ndarray:

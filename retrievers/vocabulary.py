@@ -632,8 +632,8 @@ class Vocabulary:
         demo's quality run), so the scorer weighs the value by it (rerank.ContrastScorer).
         Measured with the simulated shopper (200 episodes; Hits@10 at turns 5 / 10, found at
         top 1), against the rival it replaced ("orange dress with polka dots" among the
-        value's alternatives): seed 0 0.86 / 0.99 / 0.97 -> 0.885 / 0.99 / 0.975, seed 2
-        0.86 / 0.995 / 0.975 -> 0.89 / 0.995 / 0.975; with both, 0.88 and 0.89 at turn 5, and
+        value's alternatives): seed 0 0.86 / 0.99 / 0.985 -> 0.885 / 0.99 / 0.985, seed 2
+        0.86 / 0.995 / 0.985 -> 0.89 / 0.995 / 0.985; with both, 0.88 and 0.89 at turn 5, and
         a white pair with orange checks still failed "orange checked" in its evidence."""
         slot = self.slot(slot_name)
         colored = (self.colored(text) if slot is not None and slot.colored_by
