@@ -91,13 +91,16 @@ def cmd_index(args) -> int:
                f"(vocabulary {library.vocabulary_ref}, vectors in {library.store})",
                file=sys.stderr)
         report = library.index_folder(folder, progress=progress_bar("embedding"),
+                                      look_progress=progress_bar("reading looks"),
                                       rebuild=args.rebuild)
     finally:
         library.close()
     rate = report.embedded / report.seconds if report.seconds else 0.0
     print(
         f"{report.seen} image files: {report.added} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {report.removed} removed, "
+        f"{report.unchanged} unchanged"
+        f"{f' ({report.looks} looks read again)' if report.looks else ''}, "
+        f"{report.removed} removed, "
         f"{len(report.skipped)} skipped; library {args.library!r} holds {report.total} images "
         f"({report.seconds:.1f} s, {rate:.0f} img/s)"
     )

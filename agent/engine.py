@@ -17,6 +17,10 @@ Decisions (numbers from `rummage eval` on the demo library, see README):
   descriptor (`look`), because "more like 3" means "looks like 3": garments with the same
   attributes embed almost alike (cosine spread 0.003–0.007 among demo twins, whose rank
   correlation with pixel similarity is only 0.3–0.46), while the 8x8 layout tracks it (0.85–0.92).
+  Images are compared by `likeness` (minus half the squared distance of these features), because
+  the layout keeps its colours and so is not of unit length (retrievers/images.py: among twins
+  it ranks as the simulated shopper's pixel distance does with correlation 0.93, against 0.59
+  for the mean-removed unit layout it replaced).
 - The reranker's per-proposition probabilities come back with the order (`rank_with_evidence`),
   so a reply can say why each result is there without scoring twice. When no result of the page
   meets every constraint (each at >= 0.5: the value more likely than all its alternatives
@@ -65,6 +69,7 @@ from retrievers.rerank import (
     PropositionScorer,
     RerankWeights,
     SoftLogicReranker,
+    likeness,
 )
 from retrievers.vocabulary import Vocabulary
 
@@ -240,7 +245,7 @@ class Engine:
         final, evidence = self.rerank_with_evidence(state, ids, first_stage, vectors, features)
         order = np.argsort(-final, kind="stable")
         if self.config.diversity > 0:
-            size = pool_size(final[order], k, self.config.tie_margin)
+            size = pool_size(final[order], self.config.tie_margin)
             if size:
                 pool = looks[order[:size]] if looks is not None else self.library.appearance(
                     ids[order[:size]])
@@ -310,11 +315,15 @@ class Engine:
                      for c in choices)
 
 
-def pool_size(scores: np.ndarray, k: int, margin: float) -> int:
+def pool_size(scores: np.ndarray, margin: float) -> int:
     """How many of the best results (`scores` best first) diversify picks the page from: those
-    within `margin` of the best, at least k; 0 when nothing is tied with the best."""
+    within `margin` of the best; 0 when nothing is tied with the best. Only those: the pool was
+    once filled up to k, and then a result far below the best could take a place on the page
+    for looking different ("a shirt with red stripes" put a red shirt with black stripes,
+    1.2 below the best, second on the test catalogue's page, once looks kept their colours).
+    Seeds 0 / 2, 200 episodes, Hits@10 at turn 5: 0.92 / 0.92 filled up, 0.905 / 0.93 not."""
     tied = int(np.sum(scores >= scores[0] - margin)) if len(scores) else 0
-    return min(len(scores), max(tied, k)) if tied > 1 else 0
+    return tied if tied > 1 else 0
 
 
 def diversify(order: np.ndarray, scores: np.ndarray, looks: np.ndarray, k: int,
@@ -325,13 +334,14 @@ def diversify(order: np.ndarray, scores: np.ndarray, looks: np.ndarray, k: int,
     `pool_size` rows (only those are compared). Only results within `margin` of the best score
     compete, so a clearly better result is never displaced by a merely different one.
     """
-    size = pool_size(scores, k, margin)
+    size = pool_size(scores, margin)
     if weight <= 0 or size == 0:
         return order
     looks = np.asarray(looks[:size], np.float32)
+    half = 0.5 * np.einsum("ij,ij->i", looks, looks)
     # one product over the whole pool per pick, the picked masked out: copying the remaining
     # rows out (looks[pool]) at every pick cost more than the products (0.5 ms at 400)
-    closest = looks @ looks[0]  # each pooled result's largest similarity to the chosen
+    closest = likeness(looks, looks[0], half)  # each pooled result's likeness to the nearest chosen
     open_ = np.ones(size, bool)
     open_[0] = False
     chosen = [0]
@@ -340,7 +350,7 @@ def diversify(order: np.ndarray, scores: np.ndarray, looks: np.ndarray, k: int,
         pick = int(left[np.argmax(scores[left] - weight * closest[left])])
         chosen.append(pick)
         open_[pick] = False
-        closest = np.maximum(closest, looks @ looks[pick])
+        closest = np.maximum(closest, likeness(looks, looks[pick], half))
     rest = np.ones(len(order), bool)
     rest[chosen] = False
     return order[np.concatenate([np.array(chosen), np.flatnonzero(rest)])]

@@ -65,6 +65,8 @@ def read_demo(home: Path) -> dict:
     rows = conn.execute("SELECT i.id, v.vector, v.appearance, i.meta, i.width, i.height "
                         "FROM images i JOIN vectors v ON v.id = i.id ORDER BY i.id").fetchall()
     conn.close()
+    if any(r[2] is None for r in rows):  # a demo library from before m003 (retrievers/catalog.py)
+        sys.exit(f"the demo library at {db} lacks looks: run `rummage demo` to read them again")
     return {
         "vectors": np.stack([np.frombuffer(r[1], np.float32) for r in rows]),
         "looks": [r[2] for r in rows],

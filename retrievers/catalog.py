@@ -87,6 +87,13 @@ SCHEMA = [
     """
     ALTER TABLE vectors ADD COLUMN appearance BLOB;
     """,
+    # m003: the descriptor keeps its colours (retrievers/images.py's `appearance`); the old
+    # ones, mean removed and of unit length, cannot be compared with the new, so they go, and
+    # the next `index` run reads them again from the files (Indexer._fill_looks). The
+    # generation moves on: an index file and the looks saved beside it are written again.
+    """
+    UPDATE vectors SET appearance = NULL WHERE appearance IS NOT NULL;
+    """,
 ]
 
 
@@ -102,7 +109,18 @@ def m002_appearance(conn: sqlite3.Connection) -> None:
         _run(conn, SCHEMA[1])
 
 
-LADDER = Ladder("rummage.catalog", [m001_tables, m002_appearance], user_version=True)
+def m003_absolute_looks(conn: sqlite3.Connection) -> None:
+    _run(conn, SCHEMA[2])
+    if conn.execute("SELECT changes()").fetchone()[0]:  # a new library keeps generation 0
+        conn.execute("INSERT INTO library(key, value) VALUES ('generation', '1') "
+                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        # so that `index` looks for rows without a look only when some are (a scan of the
+        # vectors table reads every vector: seconds at 1M images)
+        conn.execute("INSERT OR REPLACE INTO library(key, value) VALUES ('looks', 'missing')")
+
+
+LADDER = Ladder("rummage.catalog", [m001_tables, m002_appearance, m003_absolute_looks],
+                user_version=True)
 
 # Ids are passed to SQLite as one JSON array: one query for any number of ids, with no limit on
 # bound variables to chunk around.
@@ -337,9 +355,32 @@ class Catalog:
         return _id_vectors(self.db.execute(
             f"SELECT id, vector FROM vectors WHERE {_IDS} ORDER BY id", [_id_list(ids)]).fetchall())
 
+    @property
+    def looks_missing(self) -> bool:
+        """Whether some images lost their look to m003 and `index` has not read them again."""
+        return self.info().get("looks") == "missing"
+
+    def without_looks(self) -> dict[str, int]:
+        """Path -> id of the images that have a vector but no look (their looks were dropped
+        by m003, or never read: rows indexed before m002). Reads every row: ask only when
+        `looks_missing`."""
+        rows = self.db.execute("SELECT images.path, images.id FROM images JOIN vectors "
+                               "ON vectors.id = images.id WHERE vectors.appearance IS NULL")
+        return dict(rows.fetchall())
+
+    def looks_found(self) -> None:
+        """Every image has its look again; call inside a `write()`."""
+        self.db.execute("DELETE FROM library WHERE key = 'looks'")
+
+    def set_looks(self, looks: Iterable[tuple[int, np.ndarray]]) -> None:
+        """Store these (id, look) pairs; call inside a `write()`, which bumps the generation."""
+        self.db.conn.executemany("UPDATE vectors SET appearance = ? WHERE id = ?",
+                            [(np.asarray(look, np.float32).tobytes(), int(image_id))
+                             for image_id, look in looks])
+
     def looks(self, ids: Sequence[int]) -> np.ndarray:
         """The colour-layout descriptors of these images, one row per id in the order asked
-        (zeros for an id without one: rows indexed before m002, or gone)."""
+        (zeros for an id without one: not read yet since m002 or m003, or gone)."""
         ids = [int(i) for i in ids]
         rows = self.db.execute(
             f"SELECT id, appearance FROM vectors WHERE {_IDS} AND appearance IS NOT NULL",

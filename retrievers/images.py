@@ -257,20 +257,31 @@ def _shrink(image: Image.Image) -> Image.Image:
 
 
 APPEARANCE_SIDE = 8  # the appearance descriptor is an 8x8 colour layout: 192 numbers
+# Its scale: two random pictures of the demo library lie as far apart (median squared distance
+# 1.07) as they did under the unit descriptor it replaced (1.08), so the weights of image
+# feedback, tuned at that scale (agent/engine.py, retrievers/rerank.py), keep their meaning.
+APPEARANCE_SCALE = 0.42
 
 
 def appearance(image: Image.Image) -> np.ndarray:
-    """A unit vector of the picture's colour layout (8x8 RGB, mean removed).
+    """The picture's colour layout: 8x8 RGB in [0, 1], times APPEARANCE_SCALE.
 
     CLIP embeddings describe what is in a picture; two garments with the same attributes can
     embed almost identically even when one is on a dark background and turned aside. "More like
-    #3" also means *looks* like #3, so image feedback compares this descriptor too.
+    #3" also means *looks* like #3, so image feedback compares this descriptor too, by distance
+    (retrievers/rerank.py's `likeness`).
+
+    The colours are kept as they are, as MPEG-7's colour layout keeps its DC terms. The former
+    descriptor removed the mean and scaled to unit length, which threw away how light or dark
+    the picture is overall (a garment on a black ground against the same one on white). Among
+    demo twins (same attributes, 150 pages of 10 against a target), its rank correlation with
+    the simulated shopper's pixel distance was 0.59, and it named the same closest picture
+    for 55 % of pages; this one 0.93 and 73 %. In `rummage eval` (200 episodes, Hits@10 at
+    turn 5) that took seeds 0 / 2 from 0.885 / 0.89 to 0.92 / 0.92 and held-out seed 1 from
+    0.855 to 0.935.
     """
     small = image.convert("RGB").resize((APPEARANCE_SIDE, APPEARANCE_SIDE), Image.BOX)
-    v = np.asarray(small, np.float32).ravel() / 255.0
-    v -= v.mean()
-    norm = float(np.linalg.norm(v))
-    return v / norm if norm > 1e-6 else np.zeros_like(v)
+    return np.asarray(small, np.float32).ravel() * np.float32(APPEARANCE_SCALE / 255.0)
 
 
 def _reason(error: BaseException) -> str:

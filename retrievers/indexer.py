@@ -26,7 +26,7 @@ from pathlib import Path
 from retrievers.catalog import Catalog, path_text
 from retrievers.decoders import Decoders, workers_for
 from retrievers.encoders import Encoder
-from retrievers.images import MAX_PIXELS, FileEntry, walk_images
+from retrievers.images import MAX_PIXELS, BadImage, FileEntry, appearance, decode, walk_images
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -47,6 +47,7 @@ class IndexReport:
     written_ids: list[int] = field(default_factory=list)  # rows embedded, new or again
     removed_ids: list[int] = field(default_factory=list)  # rows of files that are gone
     commits: int = 0  # transactions of this run that moved the catalog's generation on
+    looks: int = 0  # unchanged files read again for their look only (catalog.py's m003)
 
     @property
     def embedded(self) -> int:
@@ -64,6 +65,7 @@ class Indexer:
         encoder: Callable[[], Encoder],  # called only when some file needs embedding
         metadata: Mapping[str, dict] | None = None,  # path relative to root, with `/` -> meta
         progress: Progress | None = None,
+        look_progress: Progress | None = None,  # the looks read again after m003
         batch_size: int = 64,  # images per encoder call and per transaction
         max_pixels: int = MAX_PIXELS,
         workers: int | None = None,  # decoding processes, 0 = threads; None: decoders.py
@@ -73,10 +75,12 @@ class Indexer:
         self.encoder = encoder
         self.metadata = metadata or {}
         self.progress = progress
+        self.look_progress = look_progress
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.workers = workers
         self.report = IndexReport()
+        self._unread_looks: dict[int, FileEntry] | None = None  # id -> file (see _fill_looks)
 
     def run(self) -> IndexReport:
         """Embed new and changed files, drop the rows of files that are gone; `total` and
@@ -88,6 +92,8 @@ class Indexer:
         self.report.removed_ids = gone
         self.report.commits += 1 if gone else 0  # remove() bumps the generation when it deletes
         self._embed(todo, known)
+        if self._unread_looks is not None:
+            self._fill_looks()
         return self.report
 
     def _survey(self, known) -> tuple[list[FileEntry], set[str]]:
@@ -95,6 +101,9 @@ class Indexer:
         skipped_before = self.catalog.skips()
         todo: list[FileEntry] = []
         seen: set[str] = set()
+        # unchanged files whose rows lost their look, by path: only after m003
+        missing = self.catalog.without_looks() if self.catalog.looks_missing else None
+        self._unread_looks = {} if missing is not None else None
         for entry in walk_images(self.root):
             self.report.seen += 1
             key = path_text(entry.path)
@@ -105,6 +114,8 @@ class Indexer:
             row = known.get(key)
             if row and row[1] == entry.size and row[2] == entry.mtime:
                 self.report.unchanged += 1
+                if missing is not None and key in missing:
+                    self._unread_looks[missing[key]] = entry
                 continue
             before = skipped_before.get(key)
             if before and before[0] == entry.size and before[1] == entry.mtime:
@@ -162,6 +173,35 @@ class Indexer:
                 done += len(batch)
                 if self.progress:
                     self.progress(done, len(todo))
+
+    def _fill_looks(self) -> None:
+        """Read again the looks that m003 dropped, from files that did not change: decoded and
+        described, not embedded (the model is not loaded for it). A file that cannot be decoded
+        now keeps no look. Each batch is one transaction, as embedding's are."""
+        todo = sorted(self._unread_looks.items())
+        if self.look_progress:
+            self.look_progress(0, len(todo))
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start:start + self.batch_size]
+            looks = []
+            for image_id, entry in batch:
+                try:
+                    looks.append((image_id, appearance(decode(entry.path, self.max_pixels).image)))
+                except BadImage:
+                    continue
+            with self.catalog.write():
+                self.catalog.set_looks(looks)
+                if start + self.batch_size >= len(todo):
+                    self.catalog.looks_found()
+                self.catalog.bump_generation()
+            self.report.commits += 1
+            self.report.looks += len(looks)
+            self.report.written_ids += [image_id for image_id, _ in looks]
+            if self.look_progress:
+                self.look_progress(start + len(batch), len(todo))
+        if not todo:
+            with self.catalog.write():
+                self.catalog.looks_found()
 
     def _store(self, item, vector, known: dict) -> None:
         entry = item.entry

@@ -332,6 +332,7 @@ class Library:
         max_pixels: int = MAX_PIXELS,
         rebuild: bool = False,
         workers: int | None = None,
+        look_progress: Progress | None = None,
     ) -> IndexReport:
         """Make the library hold exactly the images under root (incremental, resumable).
 
@@ -355,7 +356,8 @@ class Library:
         with threads_for_bulk():
             since = self.generation
             report = Indexer(self.catalog, root, encoder=self._bulk_encoder, metadata=metadata,
-                             progress=progress, batch_size=batch_size,
+                             progress=progress, look_progress=look_progress,
+                             batch_size=batch_size,
                              max_pixels=max_pixels, workers=workers).run()
             if self._encoder is not None:  # the model is loaded anyway: export now, not later
                 self.text_encoder  # noqa: B018

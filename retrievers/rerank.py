@@ -32,6 +32,10 @@ is not. Decisions:
   0.995 / 0.985. Weights 0.5-2 and temperatures 0.05-0.2 all land within 0.02 of that, and
   so did weight 4 when measured again on 2026-12-03 (0.83 / 0.98 / 0.96 and 0.865 / 0.985 /
   0.975): Hits@10 at turn 5 does not move with this term's strength.
+- Image terms compare features by `likeness`, minus half their squared distance: for unit
+  vectors the same order as the cosine, and still a distance for the look, which keeps its
+  colours and so its length (a bright picture's look is long: by the dot product it would seem
+  nearer to a dark one than a dark twin is).
 - The first-stage score (the fused query's cosine) stays in the sum with a small weight, which
   breaks ties among images that satisfy every proposition.
 - The per-proposition probabilities are also the *evidence* of each result ("why is this
@@ -201,26 +205,43 @@ class SoftLogicReranker:
                 evidence[:, column] = truth
                 total += criterion.weight * np.log(truth)
         seen = candidates if image_space is None else image_space
+        half = 0.5 * np.einsum("ij,ij->i", seen, seen)  # each candidate's half squared norm
         if len(images.liked):
             weights = (images.liked_weights if images.liked_weights is not None
                        else np.ones(len(images.liked), np.float32))
-            total += w.liked * (seen @ images.liked.T) @ (weights / weights.sum())
+            total += w.liked * likeness(seen, images.liked, half) @ (weights / weights.sum())
         if len(images.disliked):
-            total -= w.disliked * _rejection(seen @ images.disliked.T, evidence)
+            total -= w.disliked * _rejection(likeness(seen, images.disliked, half), evidence)
         if images.reference is not None:
-            total += w.reference * (seen @ images.reference)
+            total += w.reference * likeness(seen, images.reference, half)
         for picked, over in images.choices:
-            total += w.choice * _choice(seen, picked, over, w.choice_temperature)
+            total += w.choice * _choice(seen, picked, over, w.choice_temperature, half)
         if first_stage is not None:
             total += w.first_stage * first_stage
         return total, evidence
 
 
-def _choice(seen: np.ndarray, picked: np.ndarray, over: np.ndarray,
-            temperature: float) -> np.ndarray:
+def likeness(seen: np.ndarray, other: np.ndarray, half: np.ndarray | None = None) -> np.ndarray:
+    """How alike two images are: minus half their squared distance, per row of `seen` against
+    each row of `other` (or against `other` itself when it is one vector). `half`: the rows of
+    `seen`'s half squared norms, where the caller has them.
+
+    For unit vectors this is their cosine less one, the same order as the dot product; it stays
+    a distance when a feature is not of unit length (the look keeps its colours, see
+    retrievers/images.py's `appearance`)."""
+    if half is None:
+        half = 0.5 * np.einsum("ij,ij->i", seen, seen)
+    if other.ndim == 1:
+        return seen @ other - half - 0.5 * float(other @ other)
+    return seen @ other.T - half[:, None] - 0.5 * np.einsum("ij,ij->i", other, other)[None, :]
+
+
+def _choice(seen: np.ndarray, picked: np.ndarray, over: np.ndarray, temperature: float,
+            half: np.ndarray | None = None) -> np.ndarray:
     """Per candidate, log P(the person picks `picked` out of it and `over` | the candidate is
-    the image in mind): a softmax over the page of the candidate's similarities to each."""
-    logits = np.concatenate([(seen @ picked)[:, None], seen @ over.T], axis=1) / temperature
+    the image in mind): a softmax over the page of the candidate's likeness to each."""
+    page = np.concatenate([picked[None, :], over], axis=0)
+    logits = likeness(seen, page, half) / temperature
     return np.log(_first_share(logits))
 
 

@@ -37,6 +37,9 @@ def ensure_demo_library(home: Path, n: int = 20000, progress: Callable | None = 
                              vocabulary="demo" if new else None)
     try:
         if len(library) >= n and library.root == catalogue.resolve():
+            if library.catalog.looks_missing:  # a demo library from before m003
+                library.index_folder(catalogue, look_progress=progress("reading looks")
+                                     if progress else None)
             return folder
         rows = write_catalogue(catalogue, n=n, seed=seed,
                                progress=progress("drawing") if progress else None)

@@ -58,7 +58,7 @@ def test_three_processes_opening_a_new_library_at_once_all_succeed(tmp_path):
 
     for db in rounds:
         catalog = Catalog(db)  # opens, and every step is recorded exactly once
-        assert recorded(catalog.db.conn, LADDER) == ["m001_tables", "m002_appearance"]
+        assert recorded(catalog.db.conn, LADDER) == LADDER.step_names()
         assert recorded(catalog.db.conn, MIGRATIONS) == MIGRATIONS.step_names()
         assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == len(SCHEMA)
         catalog.close()
@@ -122,7 +122,7 @@ def test_a_process_killed_inside_a_step_leaves_a_file_the_next_open_completes(tm
     child.wait()
 
     catalog = Catalog(db)
-    assert recorded(catalog.db.conn, LADDER) == ["m001_tables", "m002_appearance"]
+    assert recorded(catalog.db.conn, LADDER) == LADDER.step_names()
     assert "appearance" in _columns(catalog.db.conn, "vectors")
     catalog.close()
 
@@ -158,7 +158,7 @@ def test_a_library_the_old_race_left_unopenable_opens_again(tmp_path):
     conn.close()
 
     catalog = Catalog(db)
-    assert recorded(catalog.db.conn, LADDER) == ["m001_tables", "m002_appearance"]
+    assert recorded(catalog.db.conn, LADDER) == LADDER.step_names()
     assert _columns(catalog.db.conn, "vectors") == ["id", "vector", "appearance"]
     catalog.close()
 

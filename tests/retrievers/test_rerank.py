@@ -13,6 +13,7 @@ from retrievers.rerank import (
     ImageTerms,
     RerankWeights,
     SoftLogicReranker,
+    likeness,
 )
 
 WORDS = ["red", "blue", "green", "dress", "skirt", "striped", "solid", "leather"]
@@ -188,3 +189,32 @@ def test_a_pick_out_of_a_page_prefers_images_nearer_it_than_the_ones_passed_over
     chosen = reranker.scores(candidates, [], ImageTerms(liked=picked[None],
                                                         choices=((picked, passed_over[None]),)))
     assert [names[i] for i in np.argsort(-chosen)] == ["away from 5", "towards 5"]
+
+
+def test_more_like_a_dark_picture_prefers_the_dark_twin_to_a_bright_one():
+    # Two twins embed alike; their looks keep their colours, so a bright one's look is long.
+    # "More like 3" (3 is dark) must bring the dark twin first: by the dot product the bright
+    # one, being longer, would have seemed nearer. The choice over a page agrees.
+    embedding = np.array([1.0, 0.0], np.float32)
+    dark_pick, dark_twin, bright_twin = (np.array([*embedding, v, v], np.float32)
+                                         for v in (0.1, 0.12, 0.5))
+    candidates = np.stack([bright_twin, dark_twin])
+    reranker = SoftLogicReranker(ContrastScorer(WordEncoder(), temperature=10.0),
+                                 RerankWeights(first_stage=0.0))
+
+    assert float(bright_twin @ dark_pick) > float(dark_twin @ dark_pick)
+    for images in (ImageTerms(liked=dark_pick[None]), ImageTerms(reference=dark_pick),
+                   ImageTerms(choices=((dark_pick, bright_twin[None] + 0.05),))):
+        scores = reranker.scores(candidates, [], images)
+        assert scores[1] > scores[0]
+
+
+def test_likeness_is_minus_half_the_squared_distance_and_orders_unit_vectors_as_cosine():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4, 6)), rng.normal(size=(3, 6))
+    distances = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    assert np.allclose(likeness(a, b), -0.5 * distances)
+    assert np.allclose(likeness(a, b[0]), -0.5 * distances[:, 0])
+    unit_a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    unit_b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    assert np.allclose(likeness(unit_a, unit_b), unit_a @ unit_b.T - 1)
