@@ -205,7 +205,10 @@ class SoftLogicReranker:
                 evidence[:, column] = truth
                 total += criterion.weight * np.log(truth)
         seen = candidates if image_space is None else image_space
-        half = 0.5 * np.einsum("ij,ij->i", seen, seen)  # each candidate's half squared norm
+        half = None  # each candidate's half squared norm, once the first image term needs it
+        if len(images.liked) or len(images.disliked) or images.reference is not None \
+                or images.choices:
+            half = 0.5 * np.einsum("ij,ij->i", seen, seen)
         if len(images.liked):
             weights = (images.liked_weights if images.liked_weights is not None
                        else np.ones(len(images.liked), np.float32))
@@ -232,8 +235,14 @@ def likeness(seen: np.ndarray, other: np.ndarray, half: np.ndarray | None = None
     if half is None:
         half = 0.5 * np.einsum("ij,ij->i", seen, seen)
     if other.ndim == 1:
-        return seen @ other - half - 0.5 * float(other @ other)
-    return seen @ other.T - half[:, None] - 0.5 * np.einsum("ij,ij->i", other, other)[None, :]
+        out = seen @ other
+        out -= half
+        out -= 0.5 * float(other @ other)
+        return out
+    out = seen @ other.T
+    out -= half[:, None]
+    out -= 0.5 * np.einsum("ij,ij->i", other, other)
+    return out
 
 
 def _choice(seen: np.ndarray, picked: np.ndarray, over: np.ndarray, temperature: float,
