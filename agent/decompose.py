@@ -113,7 +113,10 @@ possible possibly kindly def defo tad btw ngl idk imo fyi
 graze grazes skim skims
 scattered sprinkled strewn
 put puts add adds change changed changes replace replaced target desired pictured
+mate
 """.split())  # noqa: SIM905 (a word list reads better as text)
+# of the words people address someone with, "mate" only: "dude", "bro", "buddy" are people in
+# captions ("dude in the vest", ImageCoDe)
 _DETERMINERS = frozenset({"a", "an", "the", "this", "that", "some", "its", "their", "his", "her"})
 # Words that link a value to the colour that colours it: "stripes in white", "dotted with red".
 _JOINS = frozenset({"in", "with", "of"})

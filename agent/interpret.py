@@ -90,7 +90,7 @@ _NEGATIVE_CUES = (
 _POSITIVE_CUES = (
     "like", "more like", "i like", "i love", "love", "similar to", "closer to", "yes to", "yes",
     "keep", "same as", "more of", "i want", "want", "prefer", "i prefer", "pick", "choose",
-    "liked", "i liked", "loved", "i loved",
+    "liked", "i liked", "loved", "i loved", "along the lines of", "more along the lines of",
     *_COMPARED_CUES,
 )
 _REFERENCE_CUES = ("like", "more like", "i like", "similar to", "closer to", "same as", "just like")
@@ -113,12 +113,18 @@ _VERDICTS_BAD = ("wrong", "bad", "off", "terrible", "awful", "ugly", "not it", "
                  "no good", "not good", "not what i want", "too far", "dreadful", "horrible",
                  "hideous", "rubbish", "nasty", "gross", "all wrong", "not correct",
                  "incorrect", "all off", "minging", "naff", "dire", "grim", "crap", "meh",
-                 "nowhere near", "not even close", "not close", "way off", "miles off")
+                 "nowhere near", "not even close", "not close", "way off", "miles off",
+                 # a "no" as a noun: "2 is a definite no", "6's a no"
+                 "a no", "a definite no", "a hard no", "a big no", "a firm no", "a no-go",
+                 "a no go", "a nope", "not for me")
 _VERDICTS_GOOD = ("good", "great", "close", "closer", "nice", "right", "perfect", "it",
                   "better", "lovely", "almost it", "the one", "spot on", "fine", "so close",
                   "very close", "really close", "nearly there", "almost there", "gorgeous",
-                  "beautiful", "nearly perfect", "almost perfect")
-_VERBS = ("is", "are", "looks", "look", "seems", "was", "r")  # "r": "2 and 3 r ugly"
+                  "beautiful", "nearly perfect", "almost perfect", "the closest", "closest",
+                  "the closest so far", "closest so far", "the best", "the best so far",
+                  "my favourite", "my favorite", "my fave")
+# "r": "2 and 3 r ugly"; "s": what is left of "6's a no" (the apostrophe is not a token)
+_VERBS = ("is", "are", "looks", "look", "seems", "was", "r", "s")
 _CONNECT = (",", "and", "or", "nor", "&", "/")
 _FILLER = frozenset({
     "i", "please", "pls", "plz", "the", "ones", "one", "those", "these", "them", "ok", "okay",
@@ -358,6 +364,8 @@ def _leftover(text: str, tokens: list[_Token], removed: set[int]) -> str:
     out = re.sub(r"\s+", " ", "".join(pieces))
     out = re.sub(r"\s+([,;.!?])", r"\1", out)
     out = re.sub(r"([,;])(?:\s*[,;])+", r"\1", out)
+    # an apostrophe whose word went with a reference ("6's a no"): not a token, so left alone
+    out = re.sub(r"(?:^|(?<=\s))['\u2019]+(?=[\s,;.!?]|$)", "", out)
     edge = r"(?:[\s,;:.!?&/-]|\b(?:and|or|but|nor|then|please)\b)"
     previous = None
     while previous != out:

@@ -94,14 +94,15 @@ _PAGE = _grammar(
     r"not (?:these|those|them|it|quite|really|this one|that one|any of (?:these|those|them))",
     rf"none(?: of {_THIS})?(?: (?:is|are|r|looks?|seems?) (?:it|right|good|close|"
     rf"what i (?:want|need|mean)(?:ed)?))?(?: (?:try again|keep looking|more))?",
-    r"nothing (?:here|there|good|right|close|similar)(?: (?:i|that i) (?:like|want))?(?: more)?",
+    r"nothing (?:here|there|good|right|close|similar)(?: (?:i|that i) (?:like|want))?"
+    r"(?: (?:suits|works|fits|matches|does it|is it|is right|is close))?(?: more)?",
     rf"(?:i )?(?:don'?t|do not) (?:like|want|love|care for|fancy) (?:any of )?{_THIS}",
     rf"(?:{_THIS} )?(?:are|is|look|looks) (?:all )?(?:wrong|bad|off|not (?:it|right|good|"
     rf"correct|what i want(?:ed)?)|incorrect|no good|terrible|awful)",
     rf"(?:{_THIS}|all of (?:these|those|them)) (?:aren'?t|isn'?t|don'?t) (?:it|right|good|work)",
     r"nothing(?: like (?:it|that))?",
     # "show me other ones", "give me some different options", "any others", "new ones please"
-    rf"(?:(?:show|give|get|find|bring) (?:me |us )?|(?:i )?(?:want|need|would like|'?d like) "
+    rf"(?:(?:show|give|get|find|bring|display|load) (?:me |us )?|(?:i )?(?:want|need|would like|'?d like) "
     rf"(?:to see )?|(?:can|could|would) (?:you|i) (?:show|see|get|have) (?:me )?|let me see |"
     rf"any |some |got any |(?:are|is) there (?:any )?)?(?:some |a few |a couple |the )?"
     rf"(?:{_OTHER} )*{_OTHER}(?: {_ONES}| batch| set| round| lot| bunch)?(?: of {_ONES})?"
@@ -180,13 +181,14 @@ _WANTED = (r"(?:i|we) (?:(?:was|were|am|are) )?(?:want|wanted|need|needed|mean|m
 _FOUND = _grammar(
     rf"{_FOUND_PHRASE}(?: (?:it'?s |its |is )?(?:the )?{_RANK}(?: one)?)?",
     rf"{_RANK} (?:is|it'?s|was) (?:exactly |just |totally |precisely )?(?:it|the one|"
-    rf"(?:the )?mine|perfect|spot on|what {_WANTED}|the one {_WANTED})",
+    rf"(?:the )?mine|perfect|spot on|what {_WANTED}|the one {_WANTED}|"
+    rf"my (?:pic|picture|photo|image|one|pick|choice|winner))",
     rf"{_RANK} (?:(?:is|it'?s|was) )?(?:exactly|just|precisely) what {_WANTED}",
     # "6 is the holiday pic i was after": the thing named, then what the person had in mind
     rf"{_RANK} (?:is|it'?s|was) (?:exactly |just )?the (?:[a-z]+ ){{1,3}}?{_WANTED}",
     rf"{_RANK} it is",
     rf"(?:i'?ll take|i (?:choose|pick)|i'?ll go with|(?:it'?s|its)|(?:i'?m |i am )?going with|"
-    rf"i(?:'ll| will) (?:buy|have|take|go with|get)|i'?d (?:buy|take|go with)) {_RANK}",
+    rf"(?:i'?ll|ill|i will) (?:buy|have|take|go with|get)|i'?d (?:buy|take|go with)) {_RANK}",
     rf"{_RANK} {_FOUND_PHRASE}",
 )
 _WHY_RANK = _grammar(
@@ -251,18 +253,21 @@ _ACK = (r"(?:ok(?:ay)?|k|hmm+|hm+|um+|uh+|ah+|oh+|cool|nice|great|good|wow|lol|h
         r"no worries|np|mm+|wait|let me think|let me see|huh|bye|goodbye|see (?:ya|you)(?: later)?|"
         r"cya|ttyl|lovely|brilliant|sweet|sorted|perfetto|parfait|perfecto|"
         r"perfect|excellent|amazing|yay|yes+|woo+|finally|wonderful|fantastic|marvell?ous|"
-        r"splendid|superb|terrific|lovely stuff|done|there we go|here we go|"
+        r"splendid|superb|terrific|lovely stuff|done|there we go|here we go|spot on|"
         # "hang on a sec", "give me a minute to look through these"
         r"(?:hang on|hold on|wait|one|just a|give me a|gimme a)(?: a)? (?:sec|second|minute|"
         r"moment|tick|mo)(?: (?:to|while) (?:i )?(?:look|think|check|read|decide|scroll)\b.*)?|"
         r"hang on|hold on|brb)")
 _CHAT = re.compile(rf"^(?:(?:{_THANKS}|{_GREETING}|{_ACK}|{_COMPLIMENT}|{_KIND_WORDS})(?: (?:so much|a lot|there|again|"
                    rf"very much|for (?:that|the help|your help|helping)|mate|buddy|friend|"
+                   rf"(?:very |so |super |really )?helpful|honestly|tbh|ngl|seriously|lol|"
                    rf"rummage|{_COMPLIMENT}|{_KIND_WORDS}))* ?)+$")
 
 # Frames around a request that carry no content: the request is what follows them.
 _FRAMES = re.compile(
-    r"^\s*(?:(?:do|does) (?:you|u|ya) (?:have|got|carry|sell|stock|happen to have)(?: any)?|"
+    # a greeting or an interjection before the frame says nothing either: "hey could you ..."
+    r"^\s*(?:(?:hey|hi|hiya|hello|yo|oi|ok|okay|so|right|um+|hmm+|oh|ah|well)[\s,!]+)*"
+    r"(?:(?:do|does) (?:you|u|ya) (?:have|got|carry|sell|stock|happen to have)(?: any)?|"
     r"(?:would|do) (?:you|u) happen to have(?: any)?|"
     r"(?:have|got) (?:you )?(?:got )?any(?:thing)?|"
     r"(?:is|are) there(?: any)?|"

@@ -4,7 +4,8 @@ corpora plus written conversational moves; see tests/data/README.md) read end to
 Issue 10 asks for >= 95% of sentences read exactly as labelled. This test holds the rate
 measured when the set was labelled and the reader last changed, so that no change makes it
 worse unnoticed; raise FLOOR whenever the rate goes up. The rate and the misses are printed
-by `python -m tests.agent.test_dev_set [--held-out | --moves-a | --moves-b | --moves-c]`.
+by `python -m tests.agent.test_dev_set [--held-out | --moves-a ... --moves-d | --requests |
+--mixed | --mixed-held-out]`.
 """
 
 from __future__ import annotations
@@ -96,9 +97,23 @@ def test_the_requests_set_reads_at_least_as_well_as_last_measured():
 
 
 # A mixed set written by a sixth outsider after the rules above were changed, and measured
-# once, never tuned on: 66 of 100 with the code of f51e0f5, 79 with the day's changes
-MIXED_HELD_OUT = DATA / "mixed_heldout_f.jsonl"
-MIXED_HELD_OUT_FLOOR = 0.78
+# once before it was tuned on: 66 of 100 with the code of f51e0f5, 79 at a03bae2 (held out
+# then); tuned on since (rank verdicts "a definite no", "6's a no", "the closest so far";
+# "along the lines of 4"; a greeting before a frame; address words; found and page phrasings)
+MIXED = DATA / "mixed_heldout_f.jsonl"
+MIXED_FLOOR = 0.92  # measured 0.92 on 2026-12-03
+
+
+def test_the_mixed_set_reads_at_least_as_well_as_last_measured():
+    total, wrong = misses(MIXED)
+    assert total == 100
+    assert (total - len(wrong)) / total >= MIXED_FLOOR
+
+
+# A mixed set written by a seventh outsider for this, read once with the rules tuned on every
+# set above and never tuned on: its rate is the honest one for phrasings no rule was made for
+MIXED_HELD_OUT = DATA / "mixed_heldout_g.jsonl"
+MIXED_HELD_OUT_FLOOR = 0.80  # measured 0.81 (81 of 100) on 2026-12-03, once
 
 
 def test_the_mixed_held_out_set_reads_at_least_as_well_as_last_measured():
@@ -116,7 +131,7 @@ if __name__ == "__main__":
     import sys
 
     moves = {f"--moves-{path.stem[-1]}": path for path in MOVES}
-    moves |= {"--requests": REFINE, "--mixed-held-out": MIXED_HELD_OUT}
+    moves |= {"--requests": REFINE, "--mixed": MIXED, "--mixed-held-out": MIXED_HELD_OUT}
     chosen = (HELD_OUT if "--held-out" in sys.argv
               else next((moves[a] for a in sys.argv if a in moves), DEV_SET))
     total, wrong = misses(chosen)
