@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from agent.decompose import decompose
 from agent.understand import understand
 from retrievers.vocabularies import load_vocabulary
@@ -90,12 +92,6 @@ REFINE = DATA / "refine_dev_e.jsonl"
 REFINE_FLOOR = 0.90  # measured 0.91 on 2026-12-03
 
 
-def test_the_requests_set_reads_at_least_as_well_as_last_measured():
-    total, wrong = misses(REFINE)
-    assert total == 100
-    assert (total - len(wrong)) / total >= REFINE_FLOOR
-
-
 # A mixed set written by a sixth outsider after the rules above were changed, and measured
 # once before it was tuned on: 66 of 100 with the code of f51e0f5, 79 at a03bae2 (held out
 # then); tuned on since (rank verdicts "a definite no", "6's a no", "the closest so far";
@@ -103,23 +99,19 @@ def test_the_requests_set_reads_at_least_as_well_as_last_measured():
 MIXED = DATA / "mixed_heldout_f.jsonl"
 MIXED_FLOOR = 0.92  # measured 0.92 on 2026-12-03
 
-
-def test_the_mixed_set_reads_at_least_as_well_as_last_measured():
-    total, wrong = misses(MIXED)
-    assert total == 100
-    assert (total - len(wrong)) / total >= MIXED_FLOOR
-
-
 # A mixed set written by a seventh outsider for this, read once with the rules tuned on every
 # set above and never tuned on: its rate is the honest one for phrasings no rule was made for
 MIXED_HELD_OUT = DATA / "mixed_heldout_g.jsonl"
 MIXED_HELD_OUT_FLOOR = 0.80  # measured 0.81 (81 of 100) on 2026-12-03, once
 
 
-def test_the_mixed_held_out_set_reads_at_least_as_well_as_last_measured():
-    total, wrong = misses(MIXED_HELD_OUT)
+@pytest.mark.parametrize("path, floor", [(REFINE, REFINE_FLOOR), (MIXED, MIXED_FLOOR),
+                                         (MIXED_HELD_OUT, MIXED_HELD_OUT_FLOOR)],
+                         ids=["requests e", "mixed f", "mixed held out g"])
+def test_each_outsider_set_reads_at_least_as_well_as_last_measured(path, floor):
+    total, wrong = misses(path)
     assert total == 100
-    assert (total - len(wrong)) / total >= MIXED_HELD_OUT_FLOOR
+    assert (total - len(wrong)) / total >= floor
 
 
 def test_the_development_set_reads_at_least_as_well_as_last_measured():
