@@ -59,7 +59,7 @@ def _as_before_m003(folder, photos) -> None:
 
 
 def test_an_older_library_drops_its_old_looks_and_index_reads_them_again(
-        rummage_home, photo_folder, spec, monkeypatch):
+        rummage_home, photo_folder, spec, monkeypatch, caplog):
     library = Library.create(rummage_home, "photos", spec)
     library.index_folder(photo_folder)
     folder = library.folder
@@ -67,6 +67,7 @@ def test_an_older_library_drops_its_old_looks_and_index_reads_them_again(
     _as_before_m003(folder, photo_folder)
 
     library = Library.open("photos", rummage_home)
+    assert "looks were made by an older release" in caplog.text  # one line says what happens
     ids = library.catalog.vector_ids()
     generation = library.generation
     assert library.catalog.looks_missing
