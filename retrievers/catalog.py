@@ -100,6 +100,11 @@ SCHEMA = [
 
 
 
+# the catalog's generation moves on by one (Catalog.bump_generation, and m003 for its rows)
+_BUMP_GENERATION = ("INSERT INTO library(key, value) VALUES ('generation', '1') ON CONFLICT(key) "
+                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+
 def m001_tables(conn: sqlite3.Connection) -> None:
     _run(conn, SCHEMA[0])
 
@@ -120,8 +125,7 @@ def m003_absolute_looks(conn: sqlite3.Connection) -> None:
                     "again)")
     _run(conn, SCHEMA[2])
     if conn.execute("SELECT changes()").fetchone()[0]:  # a new library keeps generation 0
-        conn.execute("INSERT INTO library(key, value) VALUES ('generation', '1') "
-                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        conn.execute(_BUMP_GENERATION)
         # so that `index` looks for rows without a look only when some are (a scan of the
         # vectors table reads every vector: seconds at 1M images)
         conn.execute("INSERT OR REPLACE INTO library(key, value) VALUES ('looks', 'missing')")
@@ -219,10 +223,7 @@ class Catalog:
 
     def bump_generation(self) -> None:
         """Mark the rows or vectors as changed; call inside the `write()` that changes them."""
-        self.db.execute(
-            "INSERT INTO library(key, value) VALUES ('generation', '1') ON CONFLICT(key) "
-            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-        )
+        self.db.execute(_BUMP_GENERATION)
 
     def __len__(self) -> int:
         return self.db.execute("SELECT count(*) FROM images").fetchone()[0]

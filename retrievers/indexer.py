@@ -191,17 +191,14 @@ class Indexer:
                     continue
             with self.catalog.write():
                 self.catalog.set_looks(looks)
-                if start + self.batch_size >= len(todo):
-                    self.catalog.looks_found()
                 self.catalog.bump_generation()
             self.report.commits += 1
             self.report.looks += len(looks)
             self.report.written_ids += [image_id for image_id, _ in looks]
             if self.look_progress:
                 self.look_progress(start + len(batch), len(todo))
-        if not todo:
-            with self.catalog.write():
-                self.catalog.looks_found()
+        with self.catalog.write():  # a run killed before this reads what is left next time
+            self.catalog.looks_found()
 
     def _store(self, item, vector, known: dict) -> None:
         entry = item.entry
