@@ -38,12 +38,10 @@ import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from langchain_core.runnables.config import ContextThreadPoolExecutor
-
 from agent.decompose import RuleDecomposer
 from agent.engine import Engine, EngineConfig
 from agent.errors import DamagedCheckpoints, NoSuchSession, UnknownSetting
-from agent.graph import GraphOptions, build_graph, saving_on
+from agent.graph import GraphOptions, Inline, build_graph, saving_on
 from memory.cascade import QueryState
 from memory.session_lock import session_lock
 from memory.store import Store
@@ -176,8 +174,8 @@ class Agent:
         self.engine = Engine(library, config.engine, scorer)
         if "checkpointer" not in self._shared:
             self._shared["checkpointer"], self._shared["store"] = self._open_persistence()
-            # where the turns' checkpoints are saved, threads kept between turns (graph.py)
-            self._shared["saves"] = ContextThreadPoolExecutor(thread_name_prefix="rummage-save")
+            # where the turns' checkpoints are saved: on the turn's own thread (graph.py)
+            self._shared["saves"] = Inline()
         options = GraphOptions(k=config.k, page=config.page, memory=config.memory,
                                concat=config.concat, decompose=config.decompose)
         self.graph = build_graph(self.engine, self.decomposer, options,
@@ -272,9 +270,6 @@ class Agent:
                          height=row["height"], meta=row["meta"])
 
     def close(self) -> None:
-        saves = self._shared.get("saves")
-        if saves is not None:
-            saves.shutdown(wait=True)
         store = self._shared.get("store")
         if store is not None:
             store.close()

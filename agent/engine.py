@@ -55,6 +55,7 @@ Decisions (numbers from `rummage eval` on the demo library, see README):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,6 +100,11 @@ class Engine:
         self.config = config
         self.scorer = scorer
         self.vocabulary = vocabulary or library.vocabulary
+        # what a constraint is scored against and the sentence of the wanted ones, by their
+        # words: a conversation asks for the same ones at every turn, and rendering them took
+        # 0.3 ms of a 6-7 ms turn at 1M images (40 prompts a turn; benchmarks/scale_bench.py)
+        self._prompts = functools.lru_cache(maxsize=4096)(self._prompts_of)
+        self._sentence = functools.lru_cache(maxsize=1024)(self.vocabulary.render_sentence)
 
     @property
     def encoder(self):
@@ -112,8 +118,8 @@ class Engine:
         if wanted:
             weights = np.array([c.weight(state.turn) for c in wanted], np.float32)
             own = self.encoder.encode_texts([c.text for c in wanted])
-            sentence = self.encoder.encode_texts([self.vocabulary.render_sentence(
-                [(c.text, c.slot) for c in wanted])])[0]
+            sentence = self.encoder.encode_texts([self._sentence(
+                tuple((c.text, c.slot) for c in wanted))])[0]
             vector = _unit(sentence + (weights[:, None] * own).sum(0) / weights.sum())
         elif state.reference is None and not state.liked:
             vector = self.encoder.encode_texts(["a photo"])[0]
@@ -193,15 +199,20 @@ class Engine:
     # -- rerank ----------------------------------------------------------------------------
 
     def criteria(self, state: QueryState) -> list[Criterion]:
+        noun = self._noun(state)
+        out = []
+        for c in state.constraints:
+            text, alternatives, grounds = self._prompts(c.text, c.slot, noun)
+            out.append(Criterion(text=text, polarity=c.polarity, weight=c.weight(state.turn),
+                                 alternatives=alternatives, grounds=grounds))
+        return out
+
+    def _prompts_of(self, text: str, slot: str | None, noun: str | None
+                    ) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """A value's prompt, the prompts it is contrasted with, and its grounds."""
         words = self.vocabulary
-        noun = words.head_of((c.text, c.slot) for c in state.constraints if c.polarity > 0)
-        return [
-            Criterion(text=words.render(c.text, c.slot, noun), polarity=c.polarity,
-                      weight=c.weight(state.turn),
-                      alternatives=tuple(words.contrasts(c.text, c.slot, noun)),
-                      grounds=words.grounds(c.text, c.slot, noun))
-            for c in state.constraints
-        ]
+        return (words.render(text, slot, noun), tuple(words.contrasts(text, slot, noun)),
+                words.grounds(text, slot, noun))
 
     def image_features(self, ids) -> np.ndarray:
         """What image feedback compares: the embedding, and the look when it has a weight."""

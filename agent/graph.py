@@ -9,7 +9,7 @@ the memory as it was.
 A turn has six steps (interpret, decompose, remember, retrieve, rerank, respond: each timed in
 `Reply.timings`) but, on the path most turns take, one superstep: the interpret node runs
 decompose and remember after it and, when the turn searches (a refinement, a page turned down),
-retrieve, rerank and respond too; the graph branches after it only for the turns that do not
+retrieve, rerank and respond too; the graph goes on after it only for the turns that do not
 search. Why: every node is a LangGraph superstep (tasks prepared, writes applied, a checkpoint
 made in memory). A chain of no-op nodes with the in-memory checkpointer and `durability="exit"`
 took 1.9 ms for one node, 2.1 for two and 3.2 for four (LangGraph 1.2, 2-core machine, medians
@@ -17,7 +17,11 @@ of 250 runs); with this state's channels, 2.2-2.4 ms for one node against 2.7-3.
 (four interleaved rounds). Of a 12 ms turn at 1M images (benchmarks/scale_bench.py) the graph's
 own work was 4.2 ms with four nodes. The respond node remains for the paths that need it on its
 own: an undo (restore → respond), a found, question or chat turn or a message (respond after
-interpret), a rebuilt session (`update_state(as_node="respond")`).
+interpret), a rebuilt session (`update_state(as_node="respond")`). The interpret node names
+where the turn goes next (a LangGraph `Command`) rather than a conditional edge deciding it
+after the node: the edge read the whole state back out of the channels to learn what the node
+already knew. A one-node graph with a state of this shape: 1.17 -> 1.07 ms a run (medians of
+six interleaved rounds of 300 runs).
 
 Each dialogue act (agent.understand) is one path through the graph:
     refine    interpret (+ decompose + remember + retrieve + rerank + respond)
@@ -43,9 +47,16 @@ A run saves its checkpoint on a thread of a pool that LangGraph makes for that r
 (langchain_core's `get_executor_for_config`), so every turn started a thread and joined it:
 0.6 ms of a 7-8 ms turn at 1M images (benchmarks/scale_bench.py's library, two processes taking
 sessions in turn, 40 each: p50 8.02 -> 7.43 ms), 1.8 -> 1.2 ms for a one-node graph alone
-(medians of 8 interleaved rounds). `saving_on(pool)` hands LangGraph the agent's own pool for
-the runs started inside it, whose threads stay; a run still waits for its own saves before it
-returns. Other runs, and a LangGraph without that function, make their pool as before.
+(medians of 8 interleaved rounds). A kept pool still handed every save to another thread and
+waited for it, since a run waits for its own saves before it returns: the save gained no
+concurrency and the turn paid two thread switches. `saving_on(Inline())` has the runs started
+inside the block do that background work on the calling thread: -0.19 ms a turn at 1M images
+(the same conversation run both ways, 80 pairs, median of the paired differences; p50 6.16 ->
+5.85 ms). Inline is safe for how the agent runs this graph: `invoke`, one task per step (no
+parallel branches, no `Send`), output "values"; LangGraph hands its executor a task that waits
+on another one (`stream.wait`) only when streaming "messages"/"custom" or subgraphs, which
+would block there. Other runs, and a LangGraph without that function, make their pool as
+before.
 """
 
 from __future__ import annotations
@@ -54,7 +65,7 @@ import contextlib
 import inspect
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
@@ -62,6 +73,7 @@ from typing import Annotated, TypedDict
 import numpy as np
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
 
 from agent.answers import acknowledge, answer_question, understood
 from agent.decompose import Proposition
@@ -81,10 +93,24 @@ from memory.cascade import (
 _SAVES: ContextVar[Executor | None] = ContextVar("rummage_saves", default=None)
 
 
+class Inline(Executor):
+    """An executor that runs each task when it is submitted, on the submitting thread, and
+    hands back its finished future (see the module's docstring for why and when)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as e:  # noqa: BLE001 - the future carries it, as a pool's would
+            done.set_exception(e)
+        return done
+
+
 @contextlib.contextmanager
 def saving_on(pool: Executor) -> Iterator[None]:
-    """The graph runs started inside this block save their checkpoints on `pool`'s threads
-    rather than on a pool started and joined per run (see the module's docstring)."""
+    """The graph runs started inside this block do their background work (the checkpoint's
+    save) on `pool` rather than on a pool started and joined per run (see the module's
+    docstring); the agent passes `Inline()`."""
     _hand_pool_to_langgraph()
     token = _SAVES.set(pool)
     try:
@@ -394,15 +420,22 @@ def build_graph(engine: Engine, decomposer: Callable[[str], list], options: Grap
         where = route(state)
         return END if where == "search" else where  # a search has run in the same node
 
-    graph = StateGraph(TurnState)
-    graph.add_node("interpret", timed("interpret", _stepped(
+    interpret = timed("interpret", _stepped(
         ("interpret", do_interpret), ("decompose", do_decompose), ("remember", do_remember),
         ("retrieve", searching(do_retrieve)), ("rerank", searching(do_rerank)),
-        ("respond", searching(do_respond))), first=True))
+        ("respond", searching(do_respond))), first=True)
+
+    def interpret_and_route(state: TurnState, config: RunnableConfig) -> Command:
+        # the node names where the turn goes next: a conditional edge after it read the whole
+        # state back from the channels to decide what the node already knew (see above)
+        update = interpret(state, config)
+        return Command(update=update, goto=after_interpret({**state, **update}))
+
+    graph = StateGraph(TurnState)
+    graph.add_node("interpret", interpret_and_route, destinations=(END, "restore", "respond"))
     graph.add_node("restore", timed("restore", do_restore))
     graph.add_node("respond", timed("respond", do_respond))
     graph.add_edge(START, "interpret")
-    graph.add_conditional_edges("interpret", after_interpret, [END, "restore", "respond"])
     graph.add_edge("restore", "respond")
     graph.add_edge("respond", END)
     compiled["graph"] = graph.compile(checkpointer=checkpointer)

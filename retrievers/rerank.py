@@ -124,28 +124,37 @@ class ContrastScorer:
 
     def probabilities(self, candidates, criteria, paths=()) -> np.ndarray:
         out = np.zeros((len(criteria), len(candidates)), np.float32)
+        # every prompt of every criterion in one product: one call per criterion cost more in
+        # calls than in arithmetic (400 candidates, 4 criteria of ~10 prompts each)
+        column: dict[str, int] = {}
+        for criterion in criteria:
+            for text in (criterion.text, *criterion.alternatives,
+                         *(g for g, _ in criterion.grounds)):
+                column.setdefault(text, len(column))
+        cosines = candidates @ self.encoder.encode_texts(list(column)).T  # (n, prompts)
         for row, criterion in enumerate(criteria):
             texts = [criterion.text, *criterion.alternatives]
-            cosines = candidates @ self.encoder.encode_texts(texts).T  # (n, 1 + alternatives)
+            own = cosines[:, [column[t] for t in texts]]  # (n, 1 + alternatives)
             if criterion.grounds:
-                out[row] = self._on_ground(candidates, cosines * self.temperature, texts,
-                                           criterion.grounds)
+                ground = cosines[:, [column[g] for g, _ in criterion.grounds]]
+                out[row] = self._on_ground(own * self.temperature, ground * self.temperature,
+                                           texts, criterion.grounds)
             elif criterion.alternatives:
-                out[row] = _first_share(cosines * self.temperature)
+                out[row] = _first_share(own * self.temperature)
             else:
-                own = cosines[:, 0]
+                own = own[:, 0]
                 z = (own - own.mean()) / (own.std() + 1e-6)
                 out[row] = 1.0 / (1.0 + np.exp(-2.0 * z))
         return out
 
-    def _on_ground(self, candidates: np.ndarray, logits: np.ndarray, texts: Sequence[str],
+    def _on_ground(self, logits: np.ndarray, ground_logits: np.ndarray, texts: Sequence[str],
                    grounds: Sequence[tuple[str, str]]) -> np.ndarray:
         """P(the part has its colour) = sum over ground colours g of P(ground is g) times the
         part's share among its rivals less the one in colour g (a part never has its ground's
         colour, so that rival's pull is the ground's, not the part's); 0 when g is the part's
-        own colour. P(ground is g) is the colour slot's softmax over the grounds."""
-        ground = self.encoder.encode_texts([g for g, _ in grounds])
-        belief = _shares(self.temperature * (candidates @ ground.T))
+        own colour. P(ground is g) is the colour slot's softmax over the grounds
+        (`ground_logits`, one column per ground)."""
+        belief = _shares(ground_logits)
         shares = _shares(logits)
         column = {text: i for i, text in enumerate(texts)}
         out = np.zeros(len(logits), np.float64)

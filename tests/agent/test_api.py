@@ -71,9 +71,10 @@ def test_ablations_share_the_loaded_library(small_library):
     assert concat.say("striped").summary == "red striped"
 
 
-def test_every_turn_is_saved_on_the_agents_own_thread(small_library, monkeypatch):
-    """A turn's checkpoint is saved on a thread the agent keeps, not on one started and joined
-    for that turn alone (graph.py's `saving_on`), and saved before the turn returns."""
+def test_every_turn_is_saved_on_the_thread_that_took_it(small_library, monkeypatch):
+    """A turn's checkpoint is saved on the thread that called say(), not handed to a pool
+    thread the turn then waits for (graph.py's `saving_on`), and saved before say() returns,
+    from whichever thread a caller (the chat's worker, say) takes turns on."""
     import threading
 
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -91,8 +92,36 @@ def test_every_turn_is_saved_on_the_agents_own_thread(small_library, monkeypatch
     for text in ("a red dress", "make it blue", "undo"):
         reply = session.say(text)
         assert session.last_reply.summary == reply.summary  # saved by the time say() returns
-    assert len(saved_on) == 3 and len(set(saved_on)) == 1
-    assert saved_on[0].name.startswith("rummage-save")
+    assert saved_on == [threading.current_thread()] * 3
+    worker = threading.Thread(target=session.say, args=("with long sleeves",), name="chat-worker")
+    worker.start()
+    worker.join()
+    assert saved_on[-1] is worker and "long sleeves" in session.last_reply.summary
+    agent.close()
+
+
+def test_a_turn_whose_checkpoint_cannot_be_saved_fails_and_keeps_the_last_one(
+        small_library, monkeypatch):
+    """Saved on the turn's own thread, a failed save still reaches the caller (it is not
+    lost in a future nobody reads), and the session stays at its last saved turn."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    agent = Agent.open(small_library)
+    session = agent.new_session()
+    before = session.say("a red dress").summary
+    put = SqliteSaver.put
+
+    def full_disk(self, *args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(SqliteSaver, "put", full_disk)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        session.say("make it blue")
+    monkeypatch.setattr(SqliteSaver, "put", put)
+    assert session.last_reply.summary == before
+    assert "blue" in session.say("make it blue").summary
     agent.close()
 
 
