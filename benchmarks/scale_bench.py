@@ -15,18 +15,20 @@ For each size it measures:
   adds opening the library and the folder walk to this, neither of which depends on the index.
 - the turns, in a child process (so that its peak RSS is the product's, not the builder's):
   open_s (open the library, load the model and index, as `rummage chat` does before its first
-  prompt), first_turn_ms (its first turn), turn_ms (p50/p95 of every later turn, and per node),
-  rss_mib (the child's peak resident memory). Conversations are scripted from held-out targets'
-  attributes plus image feedback, as benchmarks/turn_bench.py does; no checkpoints are written.
-- numpy_query_ms: one `X @ q` and argpartition over the same vectors (median of 200 queries),
-  and recall_at_10 of the index against that exact answer over 200 queries (fresh noisy copies
-  of random rows, as "more like this" asks).
-- turn_to_numpy: the turns run in `--rounds` fresh child processes (3), each right after a
-  numpy query measurement, and each round's ratio of turn p50 to numpy query compares two
-  things timed under the same load; the median round's ratio is reported, with its turns
-  (turn_ms), the medians of the rounds' numpy queries, opens and first turns, the largest peak
-  RSS, and every round (`rounds`). One measurement of each, minutes apart, moved the ratio
-  from 0.13 to 0.18 with the same code (the numpy query alone: 37-65 ms between runs).
+  prompt), first_turn_ms (its first turn), turn_ms_alone (p50/p95 of every later turn of
+  `--sessions` conversations), rss_mib (the child's peak resident memory, taken then).
+  Conversations are scripted from held-out targets' attributes plus image feedback, as
+  benchmarks/turn_bench.py does; no checkpoints are written.
+- turn_to_numpy: the same child then reads every vector, as numpy brute force would hold them,
+  and talks `--sessions` more conversations, each followed by as many numpy queries (`X @ q`
+  and argpartition, fresh noisy copies of random rows) as it had turns: turn_ms (p50, p95,
+  per node) and numpy_query_ms are that pass's medians, and the ratio compares two things
+  timed seconds apart under the same load (`run_turns` says why). Each size runs `--rounds`
+  such children (3); the median round's ratio is reported, with its turns, the medians of the
+  rounds' numpy queries, opens and first turns, the largest peak RSS, and every round
+  (`rounds`).
+- recall_at_10 of the index against numpy's exact answer over 200 queries (and that pass's own
+  numpy and index query times, printed while the size runs).
 Targets (checked at every size, meant for 1M): turn_to_numpy <= 0.15, p95 <= 3 x p50,
 recall@10 >= 0.97, touch_one <= 5 % of full build, first turn <= 0.5 s, peak RSS <= 1.5 GiB.
 
@@ -185,51 +187,38 @@ def exact_and_index(home: Path, seed: int = 2) -> dict:
             "recall_at_10": round(float(np.mean(recall)), 4)}
 
 
-def noisy_queries(vectors: np.ndarray, seed: int = 2) -> np.ndarray:
-    """200 fresh noisy copies of random rows, as "more like this" asks."""
+def noisy_queries(vectors: np.ndarray, seed: int = 2, count: int = 200) -> np.ndarray:
+    """Fresh noisy copies of random rows, as "more like this" asks."""
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(vectors), size=200, replace=False)
-    queries = vectors[picks] + rng.normal(0, NOISE, (200, vectors.shape[1])).astype(np.float32)
+    picks = rng.choice(len(vectors), size=count, replace=False)
+    queries = vectors[picks] + rng.normal(0, NOISE, (count, vectors.shape[1])).astype(np.float32)
     return queries / np.linalg.norm(queries, axis=1, keepdims=True)
 
 
-def numpy_query_ms(vectors: np.ndarray, queries: np.ndarray) -> float:
-    """The median time of one `X @ q` + argpartition over the vectors."""
-    times = []
-    for q in queries:
-        started = time.perf_counter()
-        np.argpartition(-(vectors @ q), 10)[:10]
-        times.append((time.perf_counter() - started) * 1000)
-    return round(float(np.median(times)), 2)
+def numpy_query(vectors: np.ndarray, q: np.ndarray) -> float:
+    """Milliseconds of one brute-force query: `X @ q` and argpartition for the top 10."""
+    started = time.perf_counter()
+    np.argpartition(-(vectors @ q), 10)[:10]
+    return (time.perf_counter() - started) * 1000
 
 
 def interleaved_turns(home: Path, sessions: int, rounds: int) -> dict:
-    """The turns, each round in a fresh child process right after a numpy query measurement
-    over the same vectors, so that each ratio compares two things measured under the same load
-    (on this shared 2-core machine the numpy query alone took 37-65 ms from one run to the
-    next). Reports the medians over the rounds and each round's figures."""
-    from retrievers.library import Library
-
-    library = Library.open(LIBRARY, home)
-    vectors = library.catalog.all_vectors()[1]
-    library.close()
-    queries = noisy_queries(vectors)
+    """The turns, `rounds` times, each in a fresh child process (`run_turns`); reports the
+    round of the median ratio of turn p50 to numpy query, the medians of the rounds' numpy
+    queries, opens and first turns, the largest peak RSS, and every round."""
     per_round = []
     for _ in range(rounds):
-        numpy_ms = numpy_query_ms(vectors, queries)
         child = subprocess.run(
             [sys.executable, __file__, "--turns", str(home), "--sessions", str(sessions)],
             capture_output=True, text=True, check=True)
-        turns = json.loads(child.stdout.strip().splitlines()[-1])
-        per_round.append({"numpy_query_ms": numpy_ms, **turns,
-                          "turn_to_numpy": round(turns["turn_ms"]["p50"] / numpy_ms, 3)})
-    del vectors
+        per_round.append(json.loads(child.stdout.strip().splitlines()[-1]))
     middle = sorted(per_round, key=lambda r: r["turn_to_numpy"])[len(per_round) // 2]
     return {"numpy_query_ms": float(np.median([r["numpy_query_ms"] for r in per_round])),
             "turn_to_numpy": middle["turn_to_numpy"],
             "open_s": float(np.median([r["open_s"] for r in per_round])),
             "first_turn_ms": float(np.median([r["first_turn_ms"] for r in per_round])),
             "turn_ms": middle["turn_ms"],  # the round of the median ratio
+            "turn_ms_alone": middle["turn_ms_alone"],
             "rss_mib": max(r["rss_mib"] for r in per_round),
             "rounds": [{k: r[k] for k in ("numpy_query_ms", "turn_to_numpy", "first_turn_ms",
                                           "rss_mib")} | {"turn_p50": r["turn_ms"]["p50"],
@@ -238,7 +227,18 @@ def interleaved_turns(home: Path, sessions: int, rounds: int) -> dict:
 
 
 def run_turns(home: Path, sessions: int, seed: int) -> dict:
-    """In this process: open the library as `rummage chat` does and talk; times and peak RSS."""
+    """In this process: open the library as `rummage chat` does and talk; times and peak RSS.
+
+    Two passes. The first is the product alone: the open, the first turn, `sessions`
+    conversations, and the peak RSS when they are done (`turn_ms_alone`). Then this process
+    reads every vector (as numpy brute force would hold them) and talks `sessions` more
+    conversations (other targets), each followed by as many numpy queries as it had turns:
+    `turn_ms` and `numpy_query_ms` come from this pass, so the two sides of the ratio are
+    timed seconds apart under the same load. On this shared 2-core machine the load changes
+    from one half-minute to the next: the same code's turn p50 moved 6.4 -> 10.3 ms between two
+    child processes a few seconds apart, with every step slower alike, and a numpy measurement
+    taken before the child's open was 10-20 s away from its turns (ratios 0.140 / 0.178 / 0.172
+    in one run of the same code)."""
     from agent.api import Agent
     from retrievers.demo.schema import script_for
 
@@ -248,31 +248,55 @@ def run_turns(home: Path, sessions: int, seed: int) -> dict:
     open_s = time.perf_counter() - started
     held_out = agent.library.ids_in_split("test")
     rng = random.Random(seed)
-    totals, per_node, first = [], {}, None
-    for _ in range(sessions):
-        target = agent.image(rng.choice(held_out))
-        session = agent.new_session()
-        for text in [*script_for(target.meta), "not 1", "more like 2", "#3"]:
-            started = time.perf_counter()
-            reply = session.say(text)
-            ms = (time.perf_counter() - started) * 1000
-            if first is None:
-                first = ms
-                continue
-            totals.append(ms)
-            for node, seconds in reply.timings.items():
-                if isinstance(seconds, float):
-                    per_node.setdefault(node, []).append(seconds * 1000)
+    first = None
+
+    def talk(after_each=None) -> tuple[list[float], dict[str, list[float]]]:
+        nonlocal first
+        totals, per_node = [], {}
+        for _ in range(sessions):
+            target = agent.image(rng.choice(held_out))
+            session = agent.new_session()
+            texts = [*script_for(target.meta), "not 1", "more like 2", "#3"]
+            for text in texts:
+                started = time.perf_counter()
+                reply = session.say(text)
+                ms = (time.perf_counter() - started) * 1000
+                if first is None:
+                    first = ms
+                    continue
+                totals.append(ms)
+                for node, seconds in reply.timings.items():
+                    if isinstance(seconds, float):
+                        per_node.setdefault(node, []).append(seconds * 1000)
+            if after_each is not None:
+                after_each(len(texts))
+        return totals, per_node
+
+    alone, _ = talk()
+    rss_mib = peak_rss_kib() / 1024  # the product's own peak, before any brute-force vectors
+    vectors = agent.library.catalog.all_vectors()[1]
+    queries = iter(noisy_queries(vectors, seed=3, count=sessions * 12))
+    numpy_ms: list[float] = []
+
+    def numpy_queries(n: int) -> None:
+        for _ in range(n):
+            numpy_ms.append(numpy_query(vectors, next(queries)))
+
+    totals, per_node = talk(after_each=numpy_queries)
     agent.close()
 
     def stats(values) -> dict:
         return {"p50": round(float(np.median(values)), 2),
                 "p95": round(float(np.percentile(values, 95)), 2)}
 
+    numpy_p50 = float(np.median(numpy_ms))
     return {"open_s": round(open_s, 2), "first_turn_ms": round(first, 1),
             "turn_ms": {**stats(totals), "n": len(totals),
                         "nodes": {k: stats(v) for k, v in per_node.items()}},
-            "rss_mib": round(peak_rss_kib() / 1024, 1)}
+            "turn_ms_alone": {**stats(alone), "n": len(alone)},
+            "numpy_query_ms": round(numpy_p50, 2),
+            "turn_to_numpy": round(float(np.median(totals)) / numpy_p50, 3),
+            "rss_mib": round(rss_mib, 1)}
 
 
 def peak_rss_kib() -> int:
@@ -341,7 +365,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[200_000])
     parser.add_argument("--sessions", type=int, default=20, help="conversations per size")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds of a numpy query measurement and the turns")
+                        help="child processes, each timing turns and numpy queries in turn")
     parser.add_argument("--json", default="bench-out/scale_bench.json")
     parser.add_argument("--keep", type=Path, help="build the libraries under this folder and "
                         "keep them (default: a temporary folder, removed)")

@@ -261,6 +261,8 @@ APPEARANCE_SIDE = 8  # the appearance descriptor is an 8x8 colour layout: 192 nu
 # 1.07) as they did under the unit descriptor it replaced (1.08), so the weights of image
 # feedback, tuned at that scale (agent/engine.py, retrievers/rerank.py), keep their meaning.
 APPEARANCE_SCALE = 0.42
+# a look's numbers are 8-bit colours times this: what the file beside the index stores them as
+APPEARANCE_STEP = np.float32(APPEARANCE_SCALE / 255.0)
 
 
 def appearance(image: Image.Image) -> np.ndarray:
@@ -281,7 +283,7 @@ def appearance(image: Image.Image) -> np.ndarray:
     0.855 to 0.935.
     """
     small = image.convert("RGB").resize((APPEARANCE_SIDE, APPEARANCE_SIDE), Image.BOX)
-    return np.asarray(small, np.float32).ravel() * np.float32(APPEARANCE_SCALE / 255.0)
+    return np.asarray(small, np.float32).ravel() * APPEARANCE_STEP
 
 
 def _reason(error: BaseException) -> str:

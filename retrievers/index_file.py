@@ -59,6 +59,7 @@ import numpy as np
 from retrievers import look_file
 from retrievers.catalog import LOOK_WIDTH, Catalog
 from retrievers.file_lock import exclusive
+from retrievers.images import APPEARANCE_STEP
 from retrievers.index import IndexConfig, VectorIndex, VectorIndexError
 from retrievers.look_file import LookFile
 
@@ -188,7 +189,7 @@ def _write_looks(folder: Path, ids: np.ndarray, catalog: Catalog) -> dict | None
     """The looks file written for these ids; None where it cannot be (library.db serves)."""
     try:
         return look_file.write(folder / LOOKS_NAME, ids, LOOK_WIDTH,
-                               catalog.look_batches(look_file.BATCH))
+                               catalog.look_batches(look_file.BATCH), APPEARANCE_STEP)
     except OSError as e:
         log.warning("rummage: %s could not be written (%s); looks are read from library.db",
                     folder / LOOKS_NAME, e)

@@ -447,15 +447,16 @@ class Library:
 
     def appearance(self, ids: Sequence[int]) -> np.ndarray:
         """The colour-layout descriptors of these images (zeros for rows indexed before m002),
-        read by id and kept as the index is (look_cache.py): a turn needs its candidates' only."""
+        read by id: from the file saved with the index (look_file.py), and what it does not
+        hold (rows written since, or no file) from library.db, kept (look_cache.py)."""
         with self._lock:
-            return self._looks.get(ids)
+            if self._look_file is None:
+                return self._looks.get(ids)
+            return self._look_file.get(ids, self._looks.get)
 
     def _read_looks(self, ids: Sequence[int]) -> np.ndarray:
-        """Looks not kept yet: from the file beside the index, else from library.db by id."""
-        if self._look_file is None:
-            return self.catalog.looks(ids)
-        return self._look_file.get(ids, lambda rest: self.catalog.looks(rest.tolist()))
+        """Looks the cache does not keep yet, from library.db by id."""
+        return self.catalog.looks(list(ids))
 
     def skipped(self) -> list[dict]:
         return self.catalog.skipped()

@@ -3,55 +3,65 @@
 Why: a turn reranks its 400 candidates with their looks (colour-layout descriptors: image
 feedback compares them, and the first page is spread over different looks). Read by id from
 library.db they cost 8 us a row at 1M images (a B-tree descent each: 400 rows 3.2 ms, the
-largest part of a turn's own work there). From this file a row is one `os.pread` at a known
-offset: 400 rows in about 1 ms, and the library keeps what it read (look_cache.py), so a
-process never holds the whole table (that cost 3.5 s and 1.7 GiB at 1M).
+largest part of a turn's own work there). In this file the rows are memory-mapped and read by
+position (a fancy index): 400 rows in about 20 us, so a process never holds the whole table
+(that cost 3.5 s and 1.7 GiB at 1M) nor keeps a copy of what it read.
 
-Why pread, not a memory map: mapped, the file's pages counted in the process's memory as they
-were touched, and far more than the rows read (the kernel maps whole folios): 40,000 random rows
-of the 776 MB file at 1M images left 733 MB of it resident in the process, and the benchmark's
-turns peaked at 1.47 GiB against 0.78 before. Reading a row maps nothing.
+Why 8-bit rows, mapped: a look is an 8x8 colour layout of 8-bit colours times a step
+(images.APPEARANCE_STEP), so one byte a number holds it exactly, read back bit for bit as
+library.db has it. The rows of 1M images take 192 MB rather than 776, and mapped, at most
+that much of the process's memory: float32 rows were read with one `os.pread` each, because
+mapping them had left 733 MB resident after 40,000 random rows (the kernel maps whole folios;
+here `MADV_RANDOM` asks for a row's page only) and the benchmark's turns peaked at 1.47 GiB. The
+preads cost 0.06 ms a turn at the median but whole milliseconds where the rows had left the
+page cache (this machine reclaims pages not touched for a while): 1.0-2.5 ms a turn over
+scale_bench.py's 20 conversations at 1M images (137 turns, four runs), against ~0.05 mapped.
+Mapping trusts the file not to be cut short while open: the library only ever replaces it
+(a new file renamed over it), which leaves the mapped one whole.
 
 The file (`index.faiss.looks`) is written with index.faiss, by the same save, for exactly that
 index's ids, and the stamp names it (size and modification time): a file that is missing,
 replaced or unreadable is written again from library.db, as a damaged index.faiss is rebuilt
 (one warning line, never a traceback); where it cannot be written (a full disk) the looks come
 from library.db by id, as before. It is not checksummed like index.faiss: a look only orders
-near ties, library.db holds the record, and hashing 776 MB at 1M images would add about 1.3 s
-to every open; its ids are checked against the index's instead. Rows written since the save
+near ties, library.db holds the record, and hashing it would add to every open (776 MB of
+float32 rows at 1M images took about 1.3 s); its ids are checked against the index's instead. Rows written since the save
 (the index's delta, index_file.py) are read from library.db: `stale`.
 
-Layout: a 32-byte header (MAGIC, rows, width), the ids ascending (int64), then one row of
-float32 per id (zeros for an image without a look, as library.db answers for one).
+Layout: a 32-byte header (MAGIC, rows, width, step as float32), the ids ascending (int64),
+then one row of `width` bytes per id, each a number divided by the step (zeros for an image
+without a look, as library.db answers for one).
 """
 
 from __future__ import annotations
 
-import os
+import mmap
 import struct
 from collections.abc import Callable, Iterator
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
 from retrievers.atomic_file import replacing
 
-MAGIC = b"RUMLOOK1"
-HEADER = struct.Struct("<8sQQ8x")  # magic, rows, width; 32 bytes
+MAGIC = b"RUMLOOK2"  # RUMLOOK1 held float32 rows, read by pread: written again on open
+HEADER = struct.Struct("<8sQQf4x")  # magic, rows, width, step; 32 bytes
 BATCH = 10_000  # rows read from library.db at a time while writing (about 8 MB)
 
 
 def write(path: Path, ids: np.ndarray, width: int,
-          batches: Iterator[tuple[np.ndarray, np.ndarray]]) -> dict:
+          batches: Iterator[tuple[np.ndarray, np.ndarray]], step: float) -> dict:
     """Write the looks of `ids` (ascending) atomically; `batches` yields (ids, looks) in id
-    order, rows of other ids are ignored. Returns what the stamp keeps to know the file again.
+    order, rows of other ids are ignored. Each number is stored as the whole multiple of
+    `step` from 0 to 255 nearest it (a look is 8-bit colours times a step: exactly that
+    multiple). Returns what the stamp keeps to know the file again.
 
     Written front to back with plain writes: filling a memory map of the whole file instead
     took 13 s at 1M images against 1.5 s for reading the looks out of library.db."""
     ids = np.ascontiguousarray(ids, np.int64)
     with replacing(path) as f:
-        f.write(HEADER.pack(MAGIC, len(ids), width))
+        step = np.float32(step)
+        f.write(HEADER.pack(MAGIC, len(ids), width, step))
         f.write(ids.tobytes())
         done = 0  # rows of `ids` written so far
         for got, rows in batches if len(ids) else ():
@@ -60,11 +70,11 @@ def write(path: Path, ids: np.ndarray, width: int,
             if not keep.any():
                 continue
             end = int(at[keep][-1]) + 1
-            chunk = np.zeros((end - done, width), np.float32)  # zeros: rows without a look
-            chunk[at[keep] - done] = rows[keep]
+            chunk = np.zeros((end - done, width), np.uint8)  # zeros: rows without a look
+            chunk[at[keep] - done] = np.clip(np.rint(rows[keep] / step), 0, 255)
             f.write(chunk.tobytes())
             done = end
-        f.write(bytes((len(ids) - done) * width * 4))
+        f.write(bytes((len(ids) - done) * width))
     return identity(path)
 
 
@@ -75,13 +85,14 @@ def identity(path: Path) -> dict:
 
 
 class LookFile:
-    """The looks of an index file's ids, read row by row with `os.pread`."""
+    """The looks of an index file's ids: its rows memory-mapped, read by position."""
 
-    def __init__(self, path: Path, ids: np.ndarray, width: int, stale: np.ndarray):
+    def __init__(self, path: Path, ids: np.ndarray, width: int, step: float,
+                 stale: np.ndarray):
         self.ids = ids
         self.width = width
+        self.step = np.float32(step)
         self.stale = np.sort(np.asarray(stale, np.int64))  # rows written or removed since
-        self._start = HEADER.size + len(ids) * 8  # where the rows begin
         # each image id's row in the file, -1 where it holds none or a stale one: one fancy
         # index per ask. A binary search of the 1M sorted ids (8 MB, out of the CPU's caches
         # by the next turn) took 0.15 ms for a turn's ~165 new looks, and checking them
@@ -90,9 +101,15 @@ class LookFile:
         self._row = np.full(top, -1, np.int32)
         self._row[ids] = np.arange(len(ids), dtype=np.int32)
         self._row[self.stale[self.stale < top]] = -1
-        # kept open: a file written again later replaces this one under its name (a new
-        # inode), so the rows read here stay the ones that go with `ids`
-        self._fd = os.open(path, os.O_RDONLY)
+        # mapped from the file opened now: a file written again later replaces this one
+        # under its name (a new inode), so the rows read here stay the ones that go with `ids`
+        with open(path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if len(ids) else None
+        if self._map is not None and hasattr(mmap, "MADV_RANDOM"):
+            self._map.madvise(mmap.MADV_RANDOM)  # a row's page only, no read-ahead around it
+        self._rows = (np.frombuffer(self._map, np.uint8, len(ids) * width,
+                                    HEADER.size + len(ids) * 8).reshape(len(ids), width)
+                      if self._map is not None else np.zeros((0, width), np.uint8))
 
     @classmethod
     def open(cls, path: Path, expected: dict | None, index_ids: np.ndarray,
@@ -104,16 +121,17 @@ class LookFile:
         found = _read(path, expected, index_ids)
         if isinstance(found, str):
             return None, found
-        ids, width = found
+        ids, width, step = found
         try:
-            return cls(path, ids, width, stale), ""
-        except OSError as e:
+            return cls(path, ids, width, step, stale), ""
+        except (OSError, ValueError) as e:
             return None, f"cannot be read ({e})"
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._rows = np.zeros((0, self.width), np.uint8)  # the map's last view, before it goes
+        if self._map is not None:
+            self._map.close()
+            self._map = None
 
     def get(self, ids: np.ndarray, elsewhere: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """One look per id, in the order asked: from the file where it holds the id's current
@@ -124,44 +142,24 @@ class LookFile:
         at[inside] = self._row[ids[inside]]
         held = at >= 0
         out = np.empty((len(ids), self.width), np.float32)
-        rows = self._rows(at[held]) if held.any() else None
-        if rows is None:  # none held, or the file cut short under us: library.db has them
-            held[:] = False
-        else:
-            out[held] = rows
-        if not held.all():
-            out[~held] = elsewhere(ids[~held])
+        if held.all():
+            np.multiply(self._rows[at], self.step, out=out, casting="unsafe")
+            return out
+        if held.any():
+            out[held] = self._rows[at[held]] * self.step
+        out[~held] = elsewhere(ids[~held])
         return out
-
-    def _rows(self, positions: np.ndarray) -> np.ndarray | None:
-        """The rows at these positions, in the order given; None if the file is cut short.
-
-        Read in file order and put back in the order asked, the loop in C (`map`): 165 rows
-        (a turn's usual new looks at 1M images) took 415 us with a generator of preads in the
-        order asked, 175 us mapped in that order, 124 us mapped in file order."""
-        size = self.width * 4
-        order = np.argsort(positions, kind="stable")
-        offsets = (self._start + positions[order].astype(np.int64) * size).tolist()
-        try:
-            data = b"".join(map(os.pread, repeat(self._fd), repeat(size), offsets))
-        except OSError:
-            return None
-        if len(data) != size * len(positions):
-            return None
-        rows = np.empty((len(positions), self.width), np.float32)
-        rows[order] = np.frombuffer(data, np.float32).reshape(len(positions), self.width)
-        return rows
 
 
 def _read(path: Path, expected: dict, index_ids: np.ndarray):
-    """(ids, width) of a good file, else what is wrong with it."""
+    """(ids, width, step) of a good file, else what is wrong with it."""
     try:
         if identity(path) != {"bytes": expected.get("bytes"),
                               "mtime_ns": expected.get("mtime_ns")}:
             return "is not the file its stamp names (replaced or changed)"
         with open(path, "rb") as f:
-            magic, rows, width = HEADER.unpack(f.read(HEADER.size))
-        if magic != MAGIC or HEADER.size + rows * (8 + 4 * width) != expected["bytes"]:
+            magic, rows, width, step = HEADER.unpack(f.read(HEADER.size))
+        if magic != MAGIC or HEADER.size + rows * (8 + width) != expected["bytes"]:
             return "is not a looks file of this version"
         ids = np.fromfile(path, np.int64, rows, offset=HEADER.size)
     except FileNotFoundError:
@@ -170,4 +168,4 @@ def _read(path: Path, expected: dict, index_ids: np.ndarray):
         return f"cannot be read ({e})"
     if not np.array_equal(ids, index_ids):
         return "holds other images than the index"
-    return ids, width
+    return ids, width, step

@@ -11,6 +11,7 @@ import pytest
 
 from agent import Agent
 from retrievers import look_file
+from retrievers.images import APPEARANCE_STEP
 from retrievers.index_file import LOOKS_NAME
 from retrievers.look_file import LookFile
 
@@ -81,17 +82,18 @@ def test_looks_changed_by_another_writer_are_seen_with_the_next_index(small_libr
     library = agent.library
     image_id = int(library.catalog.vector_ids()[0])
     before = library.appearance([image_id])[0]
-    assert not (before == 0.5).all()
+    grey = np.full_like(before, 128 * APPEARANCE_STEP)  # a look as `appearance` makes them
+    assert not (before == grey).all()
     # another process rewrites that image's look (a changed file indexed again), and moves
     # the generation on as every writer of library.db does (catalog.py)
     with sqlite3.connect(library.folder / "library.db") as other:
         other.execute("UPDATE vectors SET appearance = ? WHERE id = ?",
-                      [np.full_like(before, 0.5).tobytes(), image_id])
+                      [grey.tobytes(), image_id])
         other.execute("UPDATE library SET value = CAST(value AS INTEGER) + 1 "
                       "WHERE key = 'generation'")
     assert (library.appearance([image_id])[0] == before).all()  # the loaded view, as its index
     library.refresh_index()
-    assert (library.appearance([image_id])[0] == 0.5).all()
+    assert (library.appearance([image_id])[0] == grey).all()
     agent.close()
 
 

@@ -84,7 +84,7 @@ def test_a_lost_or_replaced_looks_file_is_written_again_from_library_db(
     else:  # another library's file, put in place with the stamp's size and time
         stamp = json.loads((folder / STAMP_NAME).read_text())["looks"]
         ids = np.arange(1000, 1012, dtype=np.int64)
-        look_file.write(path, ids, 192, iter([]))
+        look_file.write(path, ids, 192, iter([]), 0.5)
         import os
 
         os.utime(path, ns=(stamp["mtime_ns"], stamp["mtime_ns"]))
@@ -141,9 +141,10 @@ def test_where_the_looks_cannot_be_written_they_are_read_by_id(folder, rummage_h
 def test_a_look_file_row_per_id_with_zeros_for_an_image_without_a_look(tmp_path):
     path = tmp_path / "looks"
     ids = np.array([3, 5, 9, 12], np.int64)
+    step = np.float32(0.5)
     batches = iter([(np.array([3, 4]), np.ones((2, 2), np.float32)),
                     (np.array([9, 12]), np.array([[2, 2], [3, 3]], np.float32))])
-    info = look_file.write(path, ids, 2, batches)
+    info = look_file.write(path, ids, 2, batches, step)
 
     found, problem = look_file.LookFile.open(path, info, ids, stale=np.array([12]))
 
@@ -152,6 +153,52 @@ def test_a_look_file_row_per_id_with_zeros_for_an_image_without_a_look(tmp_path)
     other = found.get(asked, lambda rest: np.full((len(rest), 2), -1, np.float32))
     # 5 has no look (zeros); 12 is stale and 77 not in the file: both from elsewhere
     assert other.tolist() == [[-1, -1], [0, 0], [1, 1], [2, 2], [-1, -1]]
+    assert found.get(np.array([9, 3]), None).tolist() == [[2, 2], [1, 1]]  # all from the file
+    found.close()
+
+
+def test_a_look_is_read_back_from_the_file_bit_for_bit(tmp_path):
+    """Stored as one byte a number, every look `appearance` can make comes back exactly."""
+    from PIL import Image
+
+    from retrievers.images import APPEARANCE_STEP, appearance
+
+    rng = np.random.default_rng(0)
+    pictures = [Image.fromarray(rng.integers(0, 256, (40, 30, 3), np.uint8)) for _ in range(50)]
+    pictures += [Image.new("RGB", (9, 9), colour) for colour in ("white", "black", "#010203")]
+    looks = np.stack([appearance(p) for p in pictures])
+    ids = np.arange(1, len(looks) + 1, dtype=np.int64)
+    path = tmp_path / "looks"
+    info = look_file.write(path, ids, looks.shape[1], iter([(ids, looks)]), APPEARANCE_STEP)
+
+    found, _ = look_file.LookFile.open(path, info, ids, stale=np.empty(0, np.int64))
+    back = found.get(ids[::-1], None)
+
+    assert back.dtype == np.float32 and np.array_equal(back, looks[::-1])
+    assert path.stat().st_size == 32 + len(ids) * (8 + looks.shape[1])  # a byte a number
+    found.close()
+
+
+def test_a_look_file_of_the_former_float_layout_is_written_again(folder, rummage_home, caplog):
+    """A file from before the 8-bit layout ("RUMLOOK1", float32 rows) is not read as bytes:
+    the open writes it again from library.db, and the looks read are library.db's."""
+    path = folder / LOOKS_NAME
+    stamp = json.loads((folder / STAMP_NAME).read_text())
+    ids = np.fromfile(path, np.int64, int(np.frombuffer(path.read_bytes()[8:16], np.uint64)[0]),
+                      offset=32)
+    old = look_file.HEADER.pack(b"RUMLOOK1", len(ids), 192, 0.0) + ids.tobytes() + bytes(
+        len(ids) * 192 * 4)
+    path.write_bytes(old)
+    stamp["looks"] = look_file.identity(path)
+    (folder / STAMP_NAME).write_text(json.dumps(stamp))
+
+    with caplog.at_level(logging.WARNING):
+        library = _open(rummage_home)
+        _every_look_as_library_db_has_it(library)
+    warned = [r.getMessage() for r in caplog.records if LOOKS_NAME in r.getMessage()]
+    assert len(warned) == 1 and "not a looks file of this version" in warned[0]
+    assert path.read_bytes()[:8] == look_file.MAGIC
+    library.close()
 
 
 def test_images_indexed_into_an_empty_library_get_their_looks(rummage_home, spec, tmp_path):
