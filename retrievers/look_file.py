@@ -130,7 +130,10 @@ class LookFile:
     def close(self) -> None:
         self._rows = np.zeros((0, self.width), np.uint8)  # the map's last view, before it goes
         if self._map is not None:
-            self._map.close()
+            try:
+                self._map.close()
+            except BufferError:  # a view of it still held somewhere: unmapped when it goes
+                pass
             self._map = None
 
     def get(self, ids: np.ndarray, elsewhere: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
