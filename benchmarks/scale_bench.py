@@ -23,7 +23,8 @@ For each size it measures:
   and talks `--sessions` more conversations, each followed by as many numpy queries (`X @ q`
   and argpartition, fresh noisy copies of random rows) as it had turns: turn_ms (p50, p95,
   per node) and numpy_query_ms are that pass's medians, and the ratio compares two things
-  timed seconds apart under the same load (`run_turns` says why). Each size runs `--rounds`
+  timed seconds apart under the same load (`run_turns` says why). Each conversation starts
+  after numpy has read every vector, out of the CPU's caches: if anything, that slows the turns. Each size runs `--rounds`
   such children (3); the median round's ratio is reported, with its turns, the medians of the
   rounds' numpy queries, opens and first turns, the largest peak RSS, and every round
   (`rounds`).

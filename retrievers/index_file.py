@@ -190,7 +190,7 @@ def _write_looks(folder: Path, ids: np.ndarray, catalog: Catalog) -> dict | None
     try:
         return look_file.write(folder / LOOKS_NAME, ids, LOOK_WIDTH,
                                catalog.look_batches(look_file.BATCH), APPEARANCE_STEP)
-    except OSError as e:
+    except (OSError, look_file.NotEightBit) as e:
         log.warning("rummage: %s could not be written (%s); looks are read from library.db",
                     folder / LOOKS_NAME, e)
         return None

@@ -9,15 +9,18 @@ position (a fancy index): 400 rows in about 20 us, so a process never holds the 
 
 Why 8-bit rows, mapped: a look is an 8x8 colour layout of 8-bit colours times a step
 (images.APPEARANCE_STEP), so one byte a number holds it exactly, read back bit for bit as
-library.db has it. The rows of 1M images take 192 MB rather than 776, and mapped, at most
-that much of the process's memory: float32 rows were read with one `os.pread` each, because
-mapping them had left 733 MB resident after 40,000 random rows (the kernel maps whole folios;
-here `MADV_RANDOM` asks for a row's page only) and the benchmark's turns peaked at 1.47 GiB. The
-preads cost 0.06 ms a turn at the median but whole milliseconds where the rows had left the
-page cache (this machine reclaims pages not touched for a while): 1.0-2.5 ms a turn over
-scale_bench.py's 20 conversations at 1M images (137 turns, four runs), against ~0.05 mapped.
-Mapping trusts the file not to be cut short while open: the library only ever replaces it
-(a new file renamed over it), which leaves the mapped one whole.
+library.db has it (a number that is not such a multiple is refused when writing, and the looks
+then come from library.db). The rows of 1M images take 192 MB rather than 776, and mapped, at
+most that much of the process's memory, all of it once a process has touched rows across the
+whole file (the kernel maps the neighbours of a page it already holds; `MADV_RANDOM` only stops
+it reading ahead from disk). Float32 rows were read with one `os.pread` each, because mapping
+them had left 733 MB resident after 40,000 random rows and the benchmark's turns peaked at
+1.47 GiB; mapped 8-bit rows peak at 953 MiB there. The preads cost 0.06 ms an ask at the
+median but whole milliseconds where the rows had left the page cache (this machine reclaims
+pages not touched for a while): 1.0-2.5 ms a turn over scale_bench.py's 20 conversations at
+1M images (137 turns, four runs), against about 0.3 ms a turn mapped. Mapping trusts the file
+not to be cut short while open: the library only ever replaces it (a new file renamed over
+it), which leaves the mapped one whole.
 
 The file (`index.faiss.looks`) is written with index.faiss, by the same save, for exactly that
 index's ids, and the stamp names it (size and modification time): a file that is missing,
@@ -25,8 +28,9 @@ replaced or unreadable is written again from library.db, as a damaged index.fais
 (one warning line, never a traceback); where it cannot be written (a full disk) the looks come
 from library.db by id, as before. It is not checksummed like index.faiss: a look only orders
 near ties, library.db holds the record, and hashing it would add to every open (776 MB of
-float32 rows at 1M images took about 1.3 s); its ids are checked against the index's instead. Rows written since the save
-(the index's delta, index_file.py) are read from library.db: `stale`.
+float32 rows at 1M images took about 1.3 s); its ids are checked against the index's instead.
+Rows written since the save (the index's delta, index_file.py) are read from library.db:
+`stale`.
 
 Layout: a 32-byte header (MAGIC, rows, width, step as float32), the ids ascending (int64),
 then one row of `width` bytes per id, each a number divided by the step (zeros for an image
@@ -49,12 +53,17 @@ HEADER = struct.Struct("<8sQQf4x")  # magic, rows, width, step; 32 bytes
 BATCH = 10_000  # rows read from library.db at a time while writing (about 8 MB)
 
 
+class NotEightBit(ValueError):
+    """A look that one byte a number cannot hold exactly (not made by `images.appearance`)."""
+
+
 def write(path: Path, ids: np.ndarray, width: int,
           batches: Iterator[tuple[np.ndarray, np.ndarray]], step: float) -> dict:
     """Write the looks of `ids` (ascending) atomically; `batches` yields (ids, looks) in id
-    order, rows of other ids are ignored. Each number is stored as the whole multiple of
-    `step` from 0 to 255 nearest it (a look is 8-bit colours times a step: exactly that
-    multiple). Returns what the stamp keeps to know the file again.
+    order, rows of other ids are ignored. Each number is stored as its multiple of `step`, a
+    whole number from 0 to 255 (a look is 8-bit colours times a step); a number that is not
+    one raises NotEightBit and leaves no file. Returns what the stamp keeps to know the file
+    again.
 
     Written front to back with plain writes: filling a memory map of the whole file instead
     took 13 s at 1M images against 1.5 s for reading the looks out of library.db."""
@@ -71,7 +80,12 @@ def write(path: Path, ids: np.ndarray, width: int,
                 continue
             end = int(at[keep][-1]) + 1
             chunk = np.zeros((end - done, width), np.uint8)  # zeros: rows without a look
-            chunk[at[keep] - done] = np.clip(np.rint(rows[keep] / step), 0, 255)
+            levels = np.clip(np.rint(rows[keep] / step), 0, 255).astype(np.uint8)
+            off = (levels * step != rows[keep]).any(axis=1)
+            if off.any():
+                image = int(got[keep][np.flatnonzero(off)[0]])
+                raise NotEightBit(f"the look of image {image} is not 8-bit colours")
+            chunk[at[keep] - done] = levels
             f.write(chunk.tobytes())
             done = end
         f.write(bytes((len(ids) - done) * width))
@@ -129,6 +143,7 @@ class LookFile:
 
     def close(self) -> None:
         self._rows = np.zeros((0, self.width), np.uint8)  # the map's last view, before it goes
+        self._row = np.full(0, -1, np.int32)  # asked after this, every id comes from elsewhere
         if self._map is not None:
             try:
                 self._map.close()

@@ -117,7 +117,9 @@ class NumpyTextTower:
         else:  # "last"
             ends = np.full(len(tokens), tokens.shape[1] - 1)
         batch = len(tokens)
-        length = int(ends.max()) + 1 if c["causal"] and batch else tokens.shape[1]
+        if not batch:
+            return np.zeros((0, self.dim), np.float32)
+        length = int(ends.max()) + 1 if c["causal"] else tokens.shape[1]
         # the batch's tokens as the rows of one matrix: each product is one BLAS call, where a
         # (batch, length, width) operand was one call per text (15 prompts: 9.8 -> 6.1 ms)
         x = (w["token_embedding"][tokens[:, :length]]

@@ -138,6 +138,30 @@ def test_where_the_looks_cannot_be_written_they_are_read_by_id(folder, rummage_h
     library.close()
 
 
+def test_a_look_that_is_not_8_bit_colours_is_read_from_library_db_as_it_is(
+        folder, rummage_home, caplog):
+    """The file holds a byte a number; a look it could not hold exactly (written by something
+    other than `appearance`) is not rounded: the file is not written, library.db answers."""
+    import sqlite3
+
+    library = _open(rummage_home)
+    image_id = int(library.catalog.vector_ids()[0])
+    library.close()
+    odd = np.full(192, 0.5, np.float32)  # above 255 steps, and no multiple of one
+    with sqlite3.connect(folder / "library.db") as db:
+        db.execute("UPDATE vectors SET appearance = ? WHERE id = ?", [odd.tobytes(), image_id])
+    (folder / LOOKS_NAME).unlink()
+
+    with caplog.at_level(logging.WARNING):
+        library = _open(rummage_home)
+        _every_look_as_library_db_has_it(library)
+        assert np.array_equal(library.appearance([image_id])[0], odd)
+    warned = [r.getMessage() for r in caplog.records if "could not be written" in r.getMessage()]
+    assert len(warned) == 1 and f"image {image_id} is not 8-bit colours" in warned[0]
+    assert not (folder / LOOKS_NAME).exists()
+    library.close()
+
+
 def test_a_look_file_row_per_id_with_zeros_for_an_image_without_a_look(tmp_path):
     path = tmp_path / "looks"
     ids = np.array([3, 5, 9, 12], np.int64)
@@ -155,6 +179,9 @@ def test_a_look_file_row_per_id_with_zeros_for_an_image_without_a_look(tmp_path)
     assert other.tolist() == [[-1, -1], [0, 0], [1, 1], [2, 2], [-1, -1]]
     assert found.get(np.array([9, 3]), None).tolist() == [[2, 2], [1, 1]]  # all from the file
     found.close()
+    # closed (its index replaced meanwhile), it reads nothing more from the unmapped file
+    assert found.get(np.array([3]), lambda rest: np.full((len(rest), 2), 7.0)).tolist() == [
+        [7, 7]]
 
 
 def test_a_look_is_read_back_from_the_file_bit_for_bit(tmp_path):

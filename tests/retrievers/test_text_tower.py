@@ -45,6 +45,10 @@ def test_the_exported_tower_matches_the_pytorch_encoder_on_1000_prompts(tiny_mod
     cosines = (tower.encode_texts(texts) * encoder.encode_texts(texts)).sum(axis=1)
     assert cosines.min() >= 0.999
     assert tower.dim == encoder.dim and tower.logit_scale == encoder.logit_scale
+    # a batch is run as rows of one matrix: a text comes out the same alone or among others
+    alone = np.stack([tower.encode_tokens(tower.tokenizer([t]))[0] for t in texts[:20]])
+    assert np.abs(alone - tower.encode_tokens(tower.tokenizer(texts[:20]))).max() < 1e-5
+    assert tower.encode_tokens(tower.tokenizer([])).shape == (0, tower.dim)
 
 
 def test_a_tower_of_other_weights_is_not_used(tiny_model_dir, tmp_path):
