@@ -13,21 +13,20 @@ For each size it measures:
   written as the indexer writes it, then the index brought level (`refresh_index` with the run's
   changes), which writes the change to the delta beside index.faiss. A `rummage index` run
   adds opening the library and the folder walk to this, neither of which depends on the index.
-- the turns, in a child process (so that its peak RSS is the product's, not the builder's):
+- the turns, in fresh child processes (so that peak RSS is the product's, not the builder's):
   open_s (open the library, load the model and index, as `rummage chat` does before its first
   prompt), first_turn_ms (its first turn), turn_ms_alone (p50/p95 of every later turn of
-  `--sessions` conversations), rss_mib (the child's peak resident memory, taken then).
-  Conversations are scripted from held-out targets' attributes plus image feedback, as
-  benchmarks/turn_bench.py does; no checkpoints are written.
-- turn_to_numpy: the same child then reads every vector, as numpy brute force would hold them,
-  and talks `--sessions` more conversations, each followed by as many numpy queries (`X @ q`
-  and argpartition, fresh noisy copies of random rows) as it had turns: turn_ms (p50, p95,
-  per node) and numpy_query_ms are that pass's medians, and the ratio compares two things
-  timed seconds apart under the same load (`run_turns` says why). Each conversation starts
-  after numpy has read every vector, out of the CPU's caches: if anything, that slows the turns. Each size runs `--rounds`
-  such children (3); the median round's ratio is reported, with its turns, the medians of the
-  rounds' numpy queries, opens and first turns, the largest peak RSS, and every round
-  (`rounds`).
+  `--sessions` conversations), rss_mib (the child's peak resident memory). Conversations are
+  scripted from held-out targets' attributes plus image feedback, as benchmarks/turn_bench.py
+  does; no checkpoints are written.
+- turn_to_numpy: a second fresh child first reads every vector, as numpy brute force would
+  hold them, then opens the library and talks the same conversations, every five followed by
+  as many numpy queries (`X @ q` and argpartition, fresh noisy copies of random rows) as they
+  had turns: turn_ms (p50, p95, per node) and numpy_query_ms are its medians, and the ratio
+  compares two things timed seconds apart under the same load (`run_turns` says why). Each
+  size runs `--rounds` such pairs of children (3); the
+  median round's ratio is reported, with its turns, the medians of the rounds' numpy queries,
+  opens and first turns, the largest peak RSS, and every round (`rounds`).
 - recall_at_10 of the index against numpy's exact answer over 200 queries (and that pass's own
   numpy and index query times, printed while the size runs).
 Targets (checked at every size, meant for 1M): turn_to_numpy <= 0.15, p95 <= 3 x p50,
@@ -56,6 +55,7 @@ import numpy as np
 
 NOISE = 0.015  # σ of the gaussian noise added to each copied vector, before renormalising
 BATCH = 10_000  # rows per write transaction
+BLOCK = 5  # conversations between two runs of numpy queries (see `run_turns`)
 LIBRARY = "scale"
 
 
@@ -204,15 +204,17 @@ def numpy_query(vectors: np.ndarray, q: np.ndarray) -> float:
 
 
 def interleaved_turns(home: Path, sessions: int, rounds: int) -> dict:
-    """The turns, `rounds` times, each in a fresh child process (`run_turns`); reports the
-    round of the median ratio of turn p50 to numpy query, the medians of the rounds' numpy
-    queries, opens and first turns, the largest peak RSS, and every round."""
-    per_round = []
-    for _ in range(rounds):
-        child = subprocess.run(
-            [sys.executable, __file__, "--turns", str(home), "--sessions", str(sessions)],
-            capture_output=True, text=True, check=True)
-        per_round.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    """The turns, `rounds` times, each round two fresh child processes (`run_turns`): the
+    product alone (open, first turn, peak RSS) and the product beside numpy (the ratio).
+    Reports the round of the median ratio, the medians of the rounds' numpy queries, opens and
+    first turns, the largest peak RSS, and every round."""
+    def child(mode: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, __file__, "--turns", str(home), "--sessions", str(sessions),
+             "--mode", mode], capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    per_round = [{**child("alone"), **child("beside-numpy")} for _ in range(rounds)]
     middle = sorted(per_round, key=lambda r: r["turn_to_numpy"])[len(per_round) // 2]
     return {"numpy_query_ms": float(np.median([r["numpy_query_ms"] for r in per_round])),
             "turn_to_numpy": middle["turn_to_numpy"],
@@ -223,25 +225,46 @@ def interleaved_turns(home: Path, sessions: int, rounds: int) -> dict:
             "rss_mib": max(r["rss_mib"] for r in per_round),
             "rounds": [{k: r[k] for k in ("numpy_query_ms", "turn_to_numpy", "first_turn_ms",
                                           "rss_mib")} | {"turn_p50": r["turn_ms"]["p50"],
-                                                         "turn_p95": r["turn_ms"]["p95"]}
+                                                         "turn_p95": r["turn_ms"]["p95"],
+                                                         "alone_p50": r["turn_ms_alone"]["p50"]}
                        for r in per_round]}
 
 
-def run_turns(home: Path, sessions: int, seed: int) -> dict:
-    """In this process: open the library as `rummage chat` does and talk; times and peak RSS.
+def run_turns(home: Path, sessions: int, seed: int, mode: str) -> dict:
+    """In this process: open the library as `rummage chat` does and talk; times, and with
+    mode "alone" the peak RSS.
 
-    Two passes. The first is the product alone: the open, the first turn, `sessions`
-    conversations, and the peak RSS when they are done (`turn_ms_alone`). Then this process
-    reads every vector (as numpy brute force would hold them) and talks `sessions` more
-    conversations (other targets), each followed by as many numpy queries as it had turns:
-    `turn_ms` and `numpy_query_ms` come from this pass, so the two sides of the ratio are
-    timed seconds apart under the same load. On this shared 2-core machine the load changes
-    from one half-minute to the next: the same code's turn p50 moved 6.4 -> 10.3 ms between two
-    child processes a few seconds apart, with every step slower alike, and a numpy measurement
-    taken before the child's open was 10-20 s away from its turns (ratios 0.140 / 0.178 / 0.172
-    in one run of the same code)."""
+    "alone": the product and nothing else: the open, the first turn, `sessions` conversations
+    (`turn_ms_alone`), the peak RSS. "beside-numpy": first every vector is read (as numpy brute
+    force would hold them), then the same open and conversations, every BLOCK of them followed
+    by as many numpy queries as they had turns: `turn_ms` and `numpy_query_ms` come from this
+    process, so the two sides of the ratio are timed seconds apart under the same load, and the
+    turns are those of a fresh process, as a person's chat is. Why blocks: numpy's queries read
+    every vector, out of the CPU's caches, and the turn after them runs cold; after every
+    conversation that was one turn in seven, and the same code measured 6.84 ms (0.156x)
+    against 6.17 ms for its turns alone. After every fifth it is one turn in 35. On this shared 2-core machine the load
+    changes from one half-minute to the next: the same code's turn p50 moved 6.4 -> 10.3 ms
+    between two child processes a few seconds apart, with every step slower alike, and a numpy
+    measurement taken before the child's open was 10-20 s away from its turns (ratios 0.140 /
+    0.178 / 0.172 in one run of the same code). A second pass in the same process is no
+    measure of a fresh one: the same conversations again, with every kept prompt and look
+    forgotten, took 6.7 ms at the median where the first pass took 8.5 (pages already mapped,
+    memory already touched)."""
     from agent.api import Agent
     from retrievers.demo.schema import script_for
+    from retrievers.library import Library
+
+    numpy_ms: list[float] = []
+    after_each = None
+    if mode == "beside-numpy":
+        library = Library.open(LIBRARY, home)
+        vectors = library.catalog.all_vectors()[1]
+        library.close()
+        queries = iter(noisy_queries(vectors, seed=3, count=sessions * 12))
+
+        def after_each(n: int) -> None:
+            for _ in range(n):
+                numpy_ms.append(numpy_query(vectors, next(queries)))
 
     started = time.perf_counter()
     agent = Agent.open(LIBRARY, home=home, persist=False)
@@ -249,55 +272,41 @@ def run_turns(home: Path, sessions: int, seed: int) -> dict:
     open_s = time.perf_counter() - started
     held_out = agent.library.ids_in_split("test")
     rng = random.Random(seed)
-    first = None
-
-    def talk(after_each=None) -> tuple[list[float], dict[str, list[float]]]:
-        nonlocal first
-        totals, per_node = [], {}
-        for _ in range(sessions):
-            target = agent.image(rng.choice(held_out))
-            session = agent.new_session()
-            texts = [*script_for(target.meta), "not 1", "more like 2", "#3"]
-            for text in texts:
-                started = time.perf_counter()
-                reply = session.say(text)
-                ms = (time.perf_counter() - started) * 1000
-                if first is None:
-                    first = ms
-                    continue
-                totals.append(ms)
-                for node, seconds in reply.timings.items():
-                    if isinstance(seconds, float):
-                        per_node.setdefault(node, []).append(seconds * 1000)
-            if after_each is not None:
-                after_each(len(texts))
-        return totals, per_node
-
-    alone, _ = talk()
-    rss_mib = peak_rss_kib() / 1024  # the product's own peak, before any brute-force vectors
-    vectors = agent.library.catalog.all_vectors()[1]
-    queries = iter(noisy_queries(vectors, seed=3, count=sessions * 12))
-    numpy_ms: list[float] = []
-
-    def numpy_queries(n: int) -> None:
-        for _ in range(n):
-            numpy_ms.append(numpy_query(vectors, next(queries)))
-
-    totals, per_node = talk(after_each=numpy_queries)
+    first, totals, per_node, unmatched = None, [], {}, 0
+    for done in range(1, sessions + 1):
+        target = agent.image(rng.choice(held_out))
+        session = agent.new_session()
+        texts = [*script_for(target.meta), "not 1", "more like 2", "#3"]
+        for text in texts:
+            started = time.perf_counter()
+            reply = session.say(text)
+            ms = (time.perf_counter() - started) * 1000
+            if first is None:
+                first = ms
+                continue
+            totals.append(ms)
+            for node, seconds in reply.timings.items():
+                if isinstance(seconds, float):
+                    per_node.setdefault(node, []).append(seconds * 1000)
+        unmatched += len(texts)
+        if after_each is not None and (done % BLOCK == 0 or done == sessions):
+            after_each(unmatched)
+            unmatched = 0
     agent.close()
 
     def stats(values) -> dict:
         return {"p50": round(float(np.median(values)), 2),
                 "p95": round(float(np.percentile(values, 95)), 2)}
 
+    if mode == "alone":
+        return {"open_s": round(open_s, 2), "first_turn_ms": round(first, 1),
+                "turn_ms_alone": {**stats(totals), "n": len(totals)},
+                "rss_mib": round(peak_rss_kib() / 1024, 1)}
     numpy_p50 = float(np.median(numpy_ms))
-    return {"open_s": round(open_s, 2), "first_turn_ms": round(first, 1),
-            "turn_ms": {**stats(totals), "n": len(totals),
+    return {"turn_ms": {**stats(totals), "n": len(totals),
                         "nodes": {k: stats(v) for k, v in per_node.items()}},
-            "turn_ms_alone": {**stats(alone), "n": len(alone)},
             "numpy_query_ms": round(numpy_p50, 2),
-            "turn_to_numpy": round(float(np.median(totals)) / numpy_p50, 3),
-            "rss_mib": round(rss_mib, 1)}
+            "turn_to_numpy": round(float(np.median(totals)) / numpy_p50, 3)}
 
 
 def peak_rss_kib() -> int:
@@ -371,9 +380,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="build the libraries under this folder and "
                         "keep them (default: a temporary folder, removed)")
     parser.add_argument("--turns", type=Path, help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--mode", default="alone", help=argparse.SUPPRESS)  # and what it does
     args = parser.parse_args()
     if args.turns:
-        print(json.dumps(run_turns(args.turns, args.sessions, seed=0)))
+        print(json.dumps(run_turns(args.turns, args.sessions, seed=0, mode=args.mode)))
         return
 
     from retrievers.home import rummage_home
