@@ -120,7 +120,7 @@ class LookFile:
         with open(path, "rb") as f:
             self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if len(ids) else None
         if self._map is not None and hasattr(mmap, "MADV_RANDOM"):
-            self._map.madvise(mmap.MADV_RANDOM)  # a row's page only, no read-ahead around it
+            self._map.madvise(mmap.MADV_RANDOM)  # no read-ahead from disk around a row
         self._rows = (np.frombuffer(self._map, np.uint8, len(ids) * width,
                                     HEADER.size + len(ids) * 8).reshape(len(ids), width)
                       if self._map is not None else np.zeros((0, width), np.uint8))
@@ -160,12 +160,9 @@ class LookFile:
         at[inside] = self._row[ids[inside]]
         held = at >= 0
         out = np.empty((len(ids), self.width), np.float32)
-        if held.all():
-            np.multiply(self._rows[at], self.step, out=out, casting="unsafe")
-            return out
-        if held.any():
-            out[held] = self._rows[at[held]] * self.step
-        out[~held] = elsewhere(ids[~held])
+        out[held] = self._rows[at[held]] * self.step
+        if not held.all():
+            out[~held] = elsewhere(ids[~held])
         return out
 
 
